@@ -1,0 +1,85 @@
+"""Backbones: CSPDarknet (YOLOX family) and Darknet-53 with SPP (the YOLOv3 baseline)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from detector.blocks import BaseConv, CSPLayer, Focus, ResLayer, SPPBottleneck, conv_block
+
+
+class CSPDarknet(nn.Module):
+    """Returns the stride 8/16/32 feature maps as ("dark3", "dark4", "dark5")."""
+
+    def __init__(self, *, depth: float, width: float, depthwise: bool = False, act: str = "silu") -> None:
+        super().__init__()
+        Conv = conv_block(depthwise)
+        ch = int(width * 64)
+        n = max(round(depth * 3), 1)
+        self.stem = Focus(3, ch, ksize=3, act=act)
+        self.dark2 = nn.Sequential(
+            Conv(ch, ch * 2, 3, 2, act=act),
+            CSPLayer(ch * 2, ch * 2, n=n, depthwise=depthwise, act=act),
+        )
+        self.dark3 = nn.Sequential(
+            Conv(ch * 2, ch * 4, 3, 2, act=act),
+            CSPLayer(ch * 4, ch * 4, n=n * 3, depthwise=depthwise, act=act),
+        )
+        self.dark4 = nn.Sequential(
+            Conv(ch * 4, ch * 8, 3, 2, act=act),
+            CSPLayer(ch * 8, ch * 8, n=n * 3, depthwise=depthwise, act=act),
+        )
+        self.dark5 = nn.Sequential(
+            Conv(ch * 8, ch * 16, 3, 2, act=act),
+            SPPBottleneck(ch * 16, ch * 16, act=act),
+            CSPLayer(ch * 16, ch * 16, n=n, shortcut=False, depthwise=depthwise, act=act),
+        )
+        self.out_channels = (ch * 4, ch * 8, ch * 16)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x = self.dark2(self.stem(x))
+        c3 = self.dark3(x)
+        c4 = self.dark4(c3)
+        c5 = self.dark5(c4)
+        return c3, c4, c5
+
+
+def _stage(in_channels: int, num_blocks: int, stride: int) -> list[nn.Module]:
+    """Strided conv doubling the channels, then residual units."""
+    return [
+        BaseConv(in_channels, in_channels * 2, 3, stride, act="lrelu"),
+        *[ResLayer(in_channels * 2) for _ in range(num_blocks)],
+    ]
+
+
+def _spp_block(in_channels: int, mid: int, wide: int) -> list[nn.Module]:
+    return [
+        BaseConv(in_channels, mid, 1, 1, act="lrelu"),
+        BaseConv(mid, wide, 3, 1, act="lrelu"),
+        SPPBottleneck(wide, mid, act="lrelu"),
+        BaseConv(mid, wide, 3, 1, act="lrelu"),
+        BaseConv(wide, mid, 1, 1, act="lrelu"),
+    ]
+
+
+class Darknet53(nn.Module):
+    """Darknet-53 as in the YOLOv3 baseline of the YOLOX paper (SPP on the last stage)."""
+
+    BLOCKS = (2, 8, 8, 4)
+
+    def __init__(self, *, stem_channels: int = 32) -> None:
+        super().__init__()
+        c = stem_channels
+        self.stem = nn.Sequential(BaseConv(3, c, 3, 1, act="lrelu"), *_stage(c, 1, 2))
+        c *= 2
+        self.dark2 = nn.Sequential(*_stage(c, self.BLOCKS[0], 2))
+        self.dark3 = nn.Sequential(*_stage(c * 2, self.BLOCKS[1], 2))
+        self.dark4 = nn.Sequential(*_stage(c * 4, self.BLOCKS[2], 2))
+        self.dark5 = nn.Sequential(*_stage(c * 8, self.BLOCKS[3], 2), *_spp_block(c * 16, c * 8, c * 16))
+        self.out_channels = (c * 4, c * 8, c * 8)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x = self.dark2(self.stem(x))
+        c3 = self.dark3(x)
+        c4 = self.dark4(c3)
+        c5 = self.dark5(c4)
+        return c3, c4, c5
