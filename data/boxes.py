@@ -50,11 +50,21 @@ def box_area(b: np.ndarray) -> np.ndarray:
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pairwise IoU of xyxy boxes: (N,4) x (M,4) -> (N,M)."""
+    """Pairwise IoU of xyxy boxes: (N,4) x (M,4) -> (N,M).
+
+    x and y overlaps are computed separately (no (N, M, 2) temporaries): this sits on the
+    tracker's per-frame hot path.
+    """
     a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
     b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=2)
-    union = box_area(a)[:, None] + box_area(b)[None, :] - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+    iw = np.minimum(a[:, None, 2], b[None, :, 2])
+    iw -= np.maximum(a[:, None, 0], b[None, :, 0])
+    np.maximum(iw, 0, out=iw)
+    ih = np.minimum(a[:, None, 3], b[None, :, 3])
+    ih -= np.maximum(a[:, None, 1], b[None, :, 1])
+    np.maximum(ih, 0, out=ih)
+    inter = iw
+    inter *= ih
+    union = box_area(a)[:, None] + box_area(b)[None, :]
+    union -= inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
