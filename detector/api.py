@@ -1,0 +1,189 @@
+"""`load_detector`: one entry point for every model file, returning frames -> Detections.
+
+    det = load_detector("yolox_s.onnx", conf_thresh=0.3)
+    detections = det([frame_bgr, ...])          # list[Detections], original-image pixels
+
+The backend is chosen by the file: .pth (PyTorch), .onnx (ONNX Runtime), .xml (OpenVINO IR),
+.engine (TensorRT 10), or a zoo name such as "yolox_s" (official weights, downloaded once).
+Only the chosen backend's runtime is imported; torch is not needed for ONNX files.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from data.classes import ARGOVERSE_HD_CLASSES, COCO_CLASSES
+from data.detections import Detections
+from detector.backends.base import Backend, ModelFileError, check_model_path
+from detector.postprocess import decode_outputs, postprocess
+from detector.preprocess import preprocess_batch
+
+DEMO_CONF_THRESH = 0.3
+DEMO_NMS_THRESH = 0.45
+BACKEND_BY_SUFFIX = {".pth": "torch", ".pt": "torch", ".tar": "torch", ".onnx": "onnx", ".xml": "openvino",
+                     ".engine": "tensorrt", ".plan": "tensorrt"}
+
+
+def default_class_names(num_classes: int) -> tuple[str, ...]:
+    """COCO for 80 classes, Argoverse-HD for 8, numbered names otherwise."""
+    if num_classes == len(COCO_CLASSES):
+        return COCO_CLASSES
+    if num_classes == len(ARGOVERSE_HD_CLASSES):
+        return ARGOVERSE_HD_CLASSES
+    return tuple(f"class{i}" for i in range(num_classes))
+
+
+class Detector:
+    """A backend plus the shared letterbox and post-processing; call it on a list of BGR frames."""
+
+    def __init__(self, backend: Backend, *, conf_thresh: float = DEMO_CONF_THRESH,
+                 nms_thresh: float = DEMO_NMS_THRESH, max_det: int = 300,
+                 class_names: Sequence[str] | None = None, multi_label: bool = False,
+                 class_agnostic: bool = False) -> None:
+        self.backend = backend
+        n = backend.num_classes
+        if class_names is not None:
+            class_names = tuple(str(c) for c in class_names)
+            if len(class_names) != n:
+                raise ModelFileError(f"{backend.name}: the model predicts {n} classes but {len(class_names)} "
+                                     f"class names were given")
+        self.classes: tuple[str, ...] = class_names or backend.classes or default_class_names(n)
+        if not 0.0 <= conf_thresh <= 1.0 or not 0.0 <= nms_thresh <= 1.0:
+            raise ValueError(f"thresholds must be in [0, 1], got conf {conf_thresh}, nms {nms_thresh}")
+        if max_det < 1:
+            raise ValueError(f"max_det must be >= 1, got {max_det}")
+        self.conf_thresh = float(conf_thresh)
+        self.nms_thresh = float(nms_thresh)
+        self.max_det = int(max_det)
+        self.multi_label = bool(multi_label)
+        self.class_agnostic = bool(class_agnostic)
+
+    @property
+    def name(self) -> str:
+        return self.backend.name
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self.backend.input_size
+
+    @property
+    def legacy(self) -> bool:
+        return self.backend.legacy
+
+    @property
+    def num_classes(self) -> int:
+        return self.backend.num_classes
+
+    def preprocess(self, frames: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+        return preprocess_batch(frames, self.input_size, legacy=self.legacy)
+
+    def __call__(self, frames: Sequence[np.ndarray]) -> list[Detections]:
+        batch, ratios, sizes = self.preprocess(frames)
+        out = self.backend.run(batch)
+        return postprocess(out, input_hw=self.input_size, ratios=ratios, image_sizes=sizes,
+                           decoded=self.backend.decoded, conf_thresh=self.conf_thresh,
+                           nms_thresh=self.nms_thresh, max_det=self.max_det, multi_label=self.multi_label,
+                           class_agnostic=self.class_agnostic, strides=self.backend.strides)
+
+    def infer_raw(self, batch: np.ndarray) -> np.ndarray:
+        """Preprocessed float32 [B, 3, H, W] -> head output [B, N, 5+C] as numpy, boxes always decoded
+        to (cx, cy, w, h) input pixels, so outputs of different backends compare directly."""
+        out = self.backend.run(np.asarray(batch, dtype=np.float32))
+        if not isinstance(out, np.ndarray):
+            out = out.detach().float().cpu().numpy()
+        if not self.backend.decoded:
+            out = decode_outputs(out, self.input_size, self.backend.strides)
+        return out
+
+    def __repr__(self) -> str:
+        h, w = self.input_size
+        return (f"Detector({self.name!r}, backend={self.backend.kind}, input={h}x{w}, classes={len(self.classes)}, "
+                f"conf={self.conf_thresh}, nms={self.nms_thresh})")
+
+
+def _check_input_size(input_size: Sequence[int] | None, strides: tuple[int, ...] = (8, 16, 32)) -> tuple[int, int] | None:
+    if input_size is None:
+        return None
+    h, w = (int(v) for v in input_size)
+    step = max(strides)
+    if h <= 0 or w <= 0 or h % step or w % step:
+        raise ValueError(f"input_size must be positive multiples of {step}, got {h}x{w}")
+    return h, w
+
+
+def resolve_model_path(path_or_name: str | Path) -> tuple[Path, str | None]:
+    """(file, zoo name or None): an existing path wins; a zoo name resolves to its cached weights."""
+    path = Path(path_or_name)
+    if path.exists():
+        return check_model_path(path), None
+    from detector.zoo import MODEL_ZOO, resolve_weights
+
+    if str(path_or_name) in MODEL_ZOO:
+        return resolve_weights(str(path_or_name)), str(path_or_name)
+    if path.suffix:
+        raise FileNotFoundError(f"{path}: model file not found")
+    raise FileNotFoundError(f"{path_or_name}: neither a model file nor a zoo name ({', '.join(MODEL_ZOO)})")
+
+
+def load_backend(path_or_name: str | Path, *, input_size: Sequence[int] | None = None, device: str = "cpu",
+                 fuse: bool = True, legacy: bool | None = None, decoded: bool | None = None,
+                 threads: int | None = None, half: bool = False) -> Backend:
+    size = _check_input_size(input_size)
+    path, zoo_name = resolve_model_path(path_or_name)
+    kind = BACKEND_BY_SUFFIX.get(path.suffix.lower())
+    if kind is None:
+        known = ", ".join(sorted(BACKEND_BY_SUFFIX))
+        raise ModelFileError(f"{path}: unknown model file type {path.suffix or '(no suffix)'!r} (expected {known})")
+    if kind == "torch":
+        from detector.backends.torch_backend import TorchBackend
+
+        return TorchBackend.from_checkpoint(path, device=device, fuse=fuse, legacy=legacy, input_size=size,
+                                            half=half, zoo_name=zoo_name)
+    if kind == "onnx":
+        from detector.backends.onnx_backend import OnnxBackend
+
+        return OnnxBackend(path, device=device, input_size=size, legacy=legacy, decoded=decoded, threads=threads)
+    if kind == "openvino":
+        from detector.backends.openvino_backend import OpenVinoBackend
+
+        return OpenVinoBackend(path, device=device, input_size=size, legacy=legacy, decoded=decoded, threads=threads,
+                               half=half)
+    from detector.backends.tensorrt_backend import TensorRTBackend
+
+    return TensorRTBackend(path, device=device if device.startswith("cuda") else "cuda", input_size=size,
+                           legacy=legacy, decoded=decoded)
+
+
+def load_detector(path_or_name: str | Path, *, conf_thresh: float = DEMO_CONF_THRESH,
+                  nms_thresh: float = DEMO_NMS_THRESH, max_det: int = 300,
+                  input_size: Sequence[int] | None = None, device: str = "cpu", fuse: bool = True,
+                  legacy: bool | None = None, class_names: Sequence[str] | None = None,
+                  decoded: bool | None = None, threads: int | None = None, multi_label: bool = False,
+                  class_agnostic: bool = False, half: bool = False) -> Detector:
+    """A ready detector for a model file or zoo name.
+
+    Defaults are demo thresholds; use conf_thresh=0.01, nms_thresh=0.65 for COCO-style AP.
+    input_size (H, W): for .pth any multiple of 32 (default: checkpoint / zoo size); for exported
+    graphs it must match a fixed graph. legacy / decoded: None = from the file's metadata (legacy
+    False and a probe for decoded when the file has none, like official ONNX exports).
+    threads: intra-op threads for ONNX Runtime / OpenVINO. half: fp16 torch on CUDA; for OpenVINO,
+    the plugin's reduced precision (bf16/f16 where the device has it) instead of f32.
+    """
+    backend = load_backend(path_or_name, input_size=input_size, device=device, fuse=fuse, legacy=legacy,
+                           decoded=decoded, threads=threads, half=half)
+    return Detector(backend, conf_thresh=conf_thresh, nms_thresh=nms_thresh, max_det=max_det,
+                    class_names=class_names, multi_label=multi_label, class_agnostic=class_agnostic)
+
+
+def detector_from_model(model: Any, *, input_size: Sequence[int], name: str = "model", fuse: bool = False,
+                        device: str = "cpu", legacy: bool = False, class_names: Sequence[str] | None = None,
+                        **thresholds: Any) -> Detector:
+    """A Detector around an in-memory YOLOX module (e.g. during training); `fuse` modifies it in place."""
+    from detector.backends.torch_backend import TorchBackend
+
+    size = _check_input_size(input_size)
+    backend = TorchBackend(model, name=name, input_size=size, device=device, fuse=fuse, legacy=legacy)
+    return Detector(backend, class_names=class_names, **thresholds)

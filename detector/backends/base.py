@@ -1,0 +1,214 @@
+"""What every inference backend provides, and the metadata exported models carry.
+
+A backend turns a preprocessed batch (float32 [B, 3, H, W]) into the head output [B, N, 5 + C]
+(sigmoid scores; boxes decoded or raw as `decoded` says). Everything else - letterboxing,
+thresholds, NMS, class names - lives in detector.api.Detector and is shared by all backends.
+
+Exported graphs (ONNX, OpenVINO, TensorRT) carry `ModelMetadata`; a graph without it (an ONNX
+file from the official YOLOX exporter) gets what the graph itself tells (input size, number of
+classes) and a one-frame probe that tells decoded from raw output.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from detector.grid import STRIDES
+
+METADATA_VERSION = "1"
+
+
+class ModelFileError(ValueError):
+    """A model file that exists but cannot be used; the message names the file and the problem."""
+
+
+class BackendUnavailable(ImportError):
+    """The runtime a model file needs (OpenVINO, TensorRT, CUDA) is not installed here."""
+
+
+@dataclass
+class ModelMetadata:
+    """What a detector file says about itself. `None` fields were not recorded."""
+
+    model_name: str | None = None
+    classes: tuple[str, ...] | None = None
+    input_size: tuple[int, int] | None = None  # (H, W)
+    decoded: bool | None = None
+    legacy: bool | None = None
+    strides: tuple[int, ...] = field(default=STRIDES)
+
+    def to_strings(self) -> dict[str, str]:
+        """Flat string map for ONNX metadata_props, OpenVINO rt_info and engine sidecars."""
+        out = {"yolox_streaming_metadata": METADATA_VERSION, "strides": json.dumps(list(self.strides))}
+        if self.model_name is not None:
+            out["model_name"] = self.model_name
+        if self.classes is not None:
+            out["classes"] = json.dumps(list(self.classes))
+            out["num_classes"] = str(len(self.classes))
+        if self.input_size is not None:
+            out["input_size"] = json.dumps([int(v) for v in self.input_size])
+        if self.decoded is not None:
+            out["decoded"] = json.dumps(bool(self.decoded))
+        if self.legacy is not None:
+            out["legacy"] = json.dumps(bool(self.legacy))
+        return out
+
+    @classmethod
+    def from_strings(cls, props: dict[str, str], *, source: str) -> "ModelMetadata":
+        def parse(key: str) -> Any:
+            try:
+                return json.loads(props[key])
+            except (json.JSONDecodeError, TypeError) as e:
+                raise ModelFileError(f"{source}: metadata entry {key!r} is not valid JSON ({e})") from None
+
+        meta = cls(model_name=props.get("model_name"))
+        if "classes" in props:
+            classes = parse("classes")
+            if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+                raise ModelFileError(f"{source}: metadata 'classes' must be a JSON list of strings")
+            meta.classes = tuple(classes)
+        if "input_size" in props:
+            size = parse("input_size")
+            if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
+                raise ModelFileError(f"{source}: metadata 'input_size' must be [H, W], got {props['input_size']}")
+            meta.input_size = (size[0], size[1])
+        if "decoded" in props:
+            meta.decoded = bool(parse("decoded"))
+        if "legacy" in props:
+            meta.legacy = bool(parse("legacy"))
+        if "strides" in props:
+            meta.strides = tuple(int(s) for s in parse("strides"))
+        return meta
+
+
+class Backend:
+    """Base of all backends. Subclasses set the attributes below and implement `_run`."""
+
+    kind: str = "?"
+    name: str
+    num_classes: int
+    input_size: tuple[int, int]
+    decoded: bool
+    legacy: bool
+    classes: tuple[str, ...] | None = None
+    strides: tuple[int, ...] = STRIDES
+    fixed_batch: int | None = None  # a graph compiled for exactly this batch size
+    max_batch: int | None = None  # a dynamic-batch graph with an upper limit (TensorRT profiles)
+    resizable: bool = False  # True when any input size (multiple of 32) can be used
+
+    def set_input_size(self, input_hw: tuple[int, int]) -> None:
+        if tuple(input_hw) == tuple(self.input_size):
+            return
+        if not self.resizable:
+            raise ModelFileError(f"{self.name}: this {self.kind} graph has a fixed input size "
+                                 f"{self.input_size[0]}x{self.input_size[1]}, cannot run at {input_hw[0]}x{input_hw[1]}")
+        self.input_size = (int(input_hw[0]), int(input_hw[1]))
+
+    def run(self, batch: np.ndarray) -> Any:
+        """float32 [B, 3, H, W] -> head output [B, N, 5 + C] (numpy, or torch for the torch backend)."""
+        k = self.fixed_batch or self.max_batch
+        if k is None or batch.shape[0] == k or (self.fixed_batch is None and batch.shape[0] <= k):
+            return self._run(batch)
+        parts = []
+        for start in range(0, batch.shape[0], k):
+            chunk = batch[start:start + k]
+            n = chunk.shape[0]
+            if self.fixed_batch is not None and n < k:  # pad to the compiled batch, drop the padding after
+                chunk = np.concatenate([chunk, np.repeat(chunk[-1:], k - n, axis=0)])
+            parts.append(np.asarray(self._run(chunk))[:n])
+        return np.concatenate(parts)
+
+    def _run(self, batch: np.ndarray) -> Any:
+        raise NotImplementedError
+
+
+class GraphBackend(Backend):
+    """Shared set-up of the exported-graph backends (ONNX Runtime, OpenVINO, TensorRT)."""
+
+    source: str
+
+    def _configure(self, *, meta: ModelMetadata, input_shape: list[int | None], output_shape: list[int | None],
+                   input_size: tuple[int, int] | None, legacy: bool | None, decoded: bool | None) -> None:
+        """Fill name / input_size / batch / classes / decoded from the graph, its metadata and overrides.
+
+        Shapes list None for dynamic dimensions.
+        """
+        src = self.source
+        if len(input_shape) != 4 or input_shape[1] not in (3, None):
+            raise ModelFileError(f"{src}: expected one image input [B, 3, H, W], got shape {input_shape}")
+        if len(output_shape) != 3:
+            raise ModelFileError(f"{src}: expected one output [B, N, 5 + C], got shape {output_shape}")
+        self.name = meta.model_name or Path(src).stem
+        self.strides = tuple(meta.strides)
+        self.fixed_batch = input_shape[0]
+        graph_hw = input_shape[2], input_shape[3]
+        if None not in graph_hw:
+            fixed = (int(graph_hw[0]), int(graph_hw[1]))
+            if input_size is not None and tuple(input_size) != fixed:
+                raise ModelFileError(f"{src}: the graph has a fixed input size {fixed[0]}x{fixed[1]}, "
+                                     f"cannot run at {input_size[0]}x{input_size[1]}")
+            self.input_size, self.resizable = fixed, False
+        else:
+            size = input_size or meta.input_size or (640, 640)
+            self.input_size, self.resizable = (int(size[0]), int(size[1])), True
+        self.legacy = bool(legacy if legacy is not None else (meta.legacy or False))
+        self.classes = meta.classes
+        if output_shape[2] is not None:
+            self.num_classes = int(output_shape[2]) - 5
+        elif meta.classes is not None:
+            self.num_classes = len(meta.classes)
+        else:
+            self.num_classes = -1  # learnt from the probe below
+        if self.num_classes == 0 or self.num_classes < -1:
+            raise ModelFileError(f"{src}: output {output_shape} is not a YOLOX head output [B, N, 5 + C]")
+        if self.classes is not None and self.num_classes not in (-1, len(self.classes)):
+            raise ModelFileError(f"{src}: metadata lists {len(self.classes)} classes but the output has "
+                                 f"{self.num_classes}")
+        known = decoded if decoded is not None else meta.decoded
+        self.decoded = bool(known)
+        if known is None or self.num_classes == -1:
+            self._probe(decided=known is not None)
+
+    def _probe(self, *, decided: bool) -> None:
+        """One run on a fixed noise frame: the output width and, if unknown, decoded or raw."""
+        rng = np.random.default_rng(0)
+        h, w = self.input_size
+        frame = rng.integers(0, 256, size=(1, 3, h, w)).astype(np.float32)
+        out = np.asarray(self.run(frame))
+        if out.ndim != 3 or out.shape[-1] < 6:
+            raise ModelFileError(f"{self.source}: output of shape {out.shape} is not a YOLOX head output")
+        self.num_classes = out.shape[-1] - 5
+        if not decided:
+            self.decoded = looks_decoded(out[0], self.input_size, self.strides)
+
+
+def looks_decoded(output: np.ndarray, input_hw: tuple[int, int], strides: tuple[int, ...] = STRIDES) -> bool:
+    """Whether a head output on one frame has decoded boxes (cx, cy in pixels) or raw offsets.
+
+    Decoded centres follow the anchor grid (x grows with the grid column across the whole image);
+    raw offsets are small numbers around 0-1 that do not. Correlation with the grid tells them apart
+    for trained and random weights alike.
+    """
+    from detector.postprocess import _grid
+
+    grid, stride = _grid(tuple(input_hw), tuple(strides))
+    x = np.asarray(output, dtype=np.float64).reshape(-1, output.shape[-1])[:, 0]
+    if x.shape[0] != len(stride):
+        return False
+    centres = (grid[:, 0] + 0.5) * stride
+    if np.std(x) < 1e-9:
+        return False
+    return float(np.corrcoef(x, centres)[0, 1]) > 0.5
+
+
+def check_model_path(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: model file not found")
+    if not path.is_file():
+        raise ModelFileError(f"{path}: expected a model file, got a directory")
+    return path

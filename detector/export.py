@@ -1,0 +1,211 @@
+"""`python -m detector.export`: a YOLOX model to ONNX, OpenVINO IR or a TensorRT engine.
+
+    python -m detector.export --model yolox_s --format onnx --output yolox_s.onnx
+    python -m detector.export --model runs/train/best.pth --format openvino --output m.xml --input-size 416 416
+    python -m detector.export --model yolox_s --format engine --output yolox_s.engine   # GPU + TensorRT
+
+The graph has the official YOLOX layout: input `images` [B, 3, H, W] (BGR 0-255), output `output`
+[B, N, 5 + C] with sigmoid obj/cls, raw box regression by default (like the official exporter) or
+decoded boxes with --decode. The metadata (model name, classes, input size, decoded, legacy) is
+written into the file (ONNX metadata_props, OpenVINO rt_info, a JSON sidecar for engines), so that
+load_detector needs nothing else.
+
+The ONNX exporter is torch.export-based (dynamo, the default since torch 2.9, opset >= 18);
+--opset below 18 uses the TorchScript exporter, which older runtimes may need.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Sequence
+
+import torch
+
+from detector.backends.base import ModelMetadata
+
+DYNAMO_MIN_OPSET = 18
+
+
+def export_onnx(model: torch.nn.Module, output: str | Path, *, input_size: tuple[int, int],
+                metadata: ModelMetadata, decode: bool = False, dynamic_batch: bool = False,
+                opset: int | None = None, fuse: bool = True) -> Path:
+    """Write an ONNX file of `model` (not modified) and check it; returns the path."""
+    import onnx
+
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    model = copy.deepcopy(model).cpu().float().eval()
+    if fuse and hasattr(model, "fuse"):
+        model.fuse()
+    model.head.decode_in_inference = bool(decode)
+    h, w = (int(v) for v in input_size)
+    dummy = torch.zeros(1, 3, h, w)
+    opset = DYNAMO_MIN_OPSET if opset is None else int(opset)
+    use_dynamo = opset >= DYNAMO_MIN_OPSET
+    kwargs: dict = {"input_names": ["images"], "output_names": ["output"], "opset_version": opset}
+    if use_dynamo:
+        kwargs["dynamo"] = True
+        kwargs["verbose"] = False
+        if dynamic_batch:
+            kwargs["dynamic_shapes"] = ({0: torch.export.Dim("batch", min=1, max=1024)},)
+    else:
+        kwargs["dynamo"] = False
+        if dynamic_batch:
+            kwargs["dynamic_axes"] = {"images": {0: "batch"}, "output": {0: "batch"}}
+    # The dynamo exporter writes weights to an external .data file; export in a scratch folder and
+    # save one self-contained file (all YOLOX models are far below protobuf's 2 GB limit).
+    with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings(), _quiet_exporter_logs():
+        warnings.simplefilter("ignore")  # deprecation chatter from the exporters, not about this model
+        scratch = Path(tmp) / "model.onnx"
+        torch.onnx.export(model, (dummy,), str(scratch), **kwargs)
+        proto = onnx.load(str(scratch))
+    _check_names(proto, output)
+    meta = copy.copy(metadata)
+    meta.decoded = bool(decode)
+    if meta.input_size is None:
+        meta.input_size = (h, w)
+    onnx.helper.set_model_props(proto, meta.to_strings())
+    proto.producer_name = "yolox-streaming"
+    onnx.checker.check_model(proto)
+    onnx.save(proto, str(output))
+    return output
+
+
+class _quiet_exporter_logs:
+    """The dynamo exporter logs one line per missing torchvision op; not relevant to YOLOX."""
+
+    def __enter__(self) -> None:
+        self._logger = logging.getLogger("torch.onnx")
+        self._level = self._logger.level
+        self._logger.setLevel(logging.ERROR)
+
+    def __exit__(self, *exc: object) -> None:
+        self._logger.setLevel(self._level)
+
+
+def _check_names(proto, path: Path) -> None:  # noqa: ANN001
+    inputs = [i.name for i in proto.graph.input]
+    outputs = [o.name for o in proto.graph.output]
+    if inputs != ["images"] or outputs != ["output"]:
+        raise RuntimeError(f"{path}: exporter produced inputs {inputs} / outputs {outputs}, expected images / output")
+
+
+def export_openvino(onnx_path: str | Path, xml_path: str | Path, *, fp16: bool = False) -> Path:
+    """Convert our ONNX file to OpenVINO IR, carrying the metadata into rt_info."""
+    import onnx
+
+    from detector.backends.openvino_backend import import_openvino, write_rt_metadata
+
+    ov = import_openvino()
+    xml_path = Path(xml_path)
+    xml_path.parent.mkdir(parents=True, exist_ok=True)
+    props = {p.key: p.value for p in onnx.load(str(onnx_path), load_external_data=False).metadata_props}
+    model = ov.convert_model(str(onnx_path))
+    write_rt_metadata(model, props)
+    ov.save_model(model, str(xml_path), compress_to_fp16=fp16)
+    return xml_path
+
+
+def load_for_export(model_arg: str, *, num_classes: int = 80, random_init: bool = False
+                    ) -> tuple[torch.nn.Module, ModelMetadata]:
+    """A zoo name or .pth file -> (model, metadata known so far)."""
+    from detector.api import default_class_names, resolve_model_path
+    from detector.checkpoint import load_model
+    from detector.model import build_model
+    from detector.zoo import MODEL_ZOO
+
+    if random_init:
+        if model_arg not in MODEL_ZOO:
+            raise SystemExit(f"--random-init needs a zoo name ({', '.join(MODEL_ZOO)}), got {model_arg!r}")
+        spec = MODEL_ZOO[model_arg]
+        return build_model(model_arg, num_classes=num_classes), ModelMetadata(
+            model_name=spec.name, classes=default_class_names(num_classes), input_size=spec.input_size,
+            legacy=spec.legacy)
+    path, zoo_name = resolve_model_path(model_arg)
+    model, ckpt = load_model(path)
+    spec = MODEL_ZOO.get(zoo_name or ckpt.get("model_name") or "")
+    name = zoo_name or ckpt.get("model_name")
+    classes = ckpt.get("classes")
+    meta = ModelMetadata(
+        model_name=path.stem if name in (None, "custom") else str(name),
+        classes=tuple(classes) if classes else default_class_names(model.num_classes),
+        input_size=tuple(ckpt["input_size"]) if ckpt.get("input_size") else (spec.input_size if spec else None),
+        legacy=bool(ckpt.get("legacy", spec.legacy if spec else False)),
+    )
+    return model, meta
+
+
+def _main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description="Export a YOLOX model to ONNX / OpenVINO / TensorRT.")
+    ap.add_argument("--model", required=True, help="zoo name (yolox_s, ...) or a .pth checkpoint")
+    ap.add_argument("--format", choices=["onnx", "openvino", "engine"], default="onnx")
+    ap.add_argument("--output", required=True, type=Path, help=".onnx / .xml / .engine file to write")
+    ap.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=None)
+    ap.add_argument("--decode", action="store_true", help="decode boxes in the graph (default: raw, as official)")
+    ap.add_argument("--dynamic-batch", action="store_true", help="symbolic batch dimension")
+    ap.add_argument("--opset", type=int, default=None, help=f"ONNX opset (default {DYNAMO_MIN_OPSET}; <18 uses "
+                                                             "the TorchScript exporter)")
+    ap.add_argument("--classes", default=None, help="JSON file with the class names (default: from checkpoint)")
+    ap.add_argument("--legacy", action="store_true", default=None, help="weights expect normalised RGB input")
+    ap.add_argument("--fp16", action="store_true", help="OpenVINO: store FP16 weights (engines are always FP16)")
+    ap.add_argument("--max-batch", type=int, default=8, help="TensorRT profile maximum with --dynamic-batch")
+    ap.add_argument("--random-init", action="store_true", help="untrained zoo model (for latency tests only)")
+    ap.add_argument("--num-classes", type=int, default=80, help="with --random-init")
+    args = ap.parse_args(argv)
+
+    if args.format == "engine":  # fail before the (slow) ONNX export when TensorRT is missing
+        from detector.backends.tensorrt_backend import import_tensorrt
+
+        import_tensorrt()
+    elif args.format == "openvino":
+        from detector.backends.openvino_backend import import_openvino
+
+        import_openvino()
+    model, meta = load_for_export(args.model, num_classes=args.num_classes, random_init=args.random_init)
+    if args.classes:
+        names = json.loads(Path(args.classes).read_text())
+        if len(names) != model.num_classes:
+            raise SystemExit(f"{args.classes}: {len(names)} class names but the model has {model.num_classes} classes")
+        meta.classes = tuple(names)
+    if args.legacy is not None:
+        meta.legacy = True
+    size = tuple(args.input_size) if args.input_size else (meta.input_size or (640, 640))
+    if size[0] % 32 or size[1] % 32:
+        raise SystemExit(f"--input-size must be multiples of 32, got {size[0]}x{size[1]}")
+    meta.input_size = size
+    out = args.output
+    if args.format == "onnx":
+        export_onnx(model, out, input_size=size, metadata=meta, decode=args.decode,
+                    dynamic_batch=args.dynamic_batch, opset=args.opset)
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            onnx_path = export_onnx(model, Path(tmp) / "model.onnx", input_size=size, metadata=meta,
+                                    decode=args.decode, dynamic_batch=args.dynamic_batch, opset=args.opset)
+            if args.format == "openvino":
+                export_openvino(onnx_path, out, fp16=args.fp16)
+            else:
+                from detector.backends.tensorrt_backend import build_engine
+
+                meta.decoded = args.decode
+                build_engine(onnx_path, out, fp16=True, max_batch=args.max_batch, metadata=meta.to_strings())
+    print(f"wrote {out} ({args.format}, {meta.model_name}, {size[0]}x{size[1]}, "
+          f"{'decoded' if args.decode else 'raw'} boxes, {model.num_classes} classes)")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: bad input ends with a one-line message instead of a traceback."""
+    from detector.backends.base import BackendUnavailable
+
+    try:
+        _main(argv)
+    except (FileNotFoundError, ValueError, BackendUnavailable) as e:
+        raise SystemExit(f"error: {e}") from None
+
+
+if __name__ == "__main__":
+    main()

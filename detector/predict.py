@@ -1,0 +1,161 @@
+"""`python -m detector.predict`: run a detector on an image, a folder of images or a video.
+
+    python -m detector.predict --model yolox_s.onnx --source street.jpg --save runs/predict
+    python -m detector.predict --model yolox_nano --source clip.mp4 --save runs/predict --conf 0.4
+
+Writes annotated copies (boxes, class name and score) into --save: images keep their file names,
+a video becomes `<stem>.mp4`. `--json` also writes every frame's Detections to detections.json.
+Unreadable images in a folder and undecodable video frames are skipped, counted and reported.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from data.classes import class_colour
+from data.detections import Detections
+from data.video import IMAGE_SUFFIXES, ImageFolderSource, VideoSource, VideoWriter
+
+
+def draw_detections(image: np.ndarray, detections: Detections, class_names: Sequence[str], *,
+                    thickness: int | None = None) -> np.ndarray:
+    """A copy of a BGR image with labelled boxes (class colour, "name score")."""
+    out = image.copy()
+    h, w = out.shape[:2]
+    thickness = thickness or max(1, round(min(h, w) / 400))
+    font_scale = max(0.4, min(h, w) / 1200)
+    order = np.argsort(detections.scores, kind="stable")  # best boxes drawn last, on top
+    for i in order:
+        x1, y1, x2, y2 = (int(round(float(v))) for v in detections.boxes[i])
+        label = int(detections.labels[i])
+        colour = class_colour(label)
+        cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness, cv2.LINE_AA)
+        name = class_names[label] if 0 <= label < len(class_names) else str(label)
+        text = f"{name} {float(detections.scores[i]):.2f}"
+        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
+        ty = y1 - 2 if y1 - th - base - 2 >= 0 else y1 + th + base + 2  # inside the box at the top edge
+        cv2.rectangle(out, (x1, ty - th - base), (x1 + tw + 2, ty + 1), colour, -1)
+        luminance = 0.114 * colour[0] + 0.587 * colour[1] + 0.299 * colour[2]
+        ink = (0, 0, 0) if luminance > 140 else (255, 255, 255)
+        cv2.putText(out, text, (x1 + 1, ty - base), cv2.FONT_HERSHEY_SIMPLEX, font_scale, ink, 1, cv2.LINE_AA)
+    return out
+
+
+def _even(frame: np.ndarray) -> np.ndarray:
+    """yuv420p video needs even sides: pad odd ones by one black pixel."""
+    h, w = frame.shape[:2]
+    if h % 2 == 0 and w % 2 == 0:
+        return frame
+    return cv2.copyMakeBorder(frame, 0, h % 2, 0, w % 2, cv2.BORDER_CONSTANT, value=(0, 0, 0))
+
+
+def predict_images(detector, files: list[Path], save: Path, *, batch: int = 1,  # noqa: ANN001
+                   strict: bool = False) -> tuple[dict[str, Detections], int]:
+    """Annotate image files into `save`; returns ({file name: detections}, number skipped)."""
+    from tqdm import tqdm
+
+    results: dict[str, Detections] = {}
+    skipped = 0
+    with tqdm(total=len(files), unit="img", desc="predict", disable=len(files) < 2) as bar:
+        for start in range(0, len(files), batch):
+            names, frames = [], []
+            for path in files[start:start + batch]:
+                image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+                if image is None:
+                    if strict:
+                        raise ValueError(f"{path}: not a readable image")
+                    skipped += 1
+                    continue
+                names.append(path)
+                frames.append(image)
+            if frames:
+                for path, image, dets in zip(names, frames, detector(frames)):
+                    cv2.imwrite(str(save / path.name), draw_detections(image, dets, detector.classes))
+                    results[path.name] = dets
+            bar.update(len(files[start:start + batch]))
+    return results, skipped
+
+
+def predict_video(detector, path: Path, save: Path) -> tuple[dict[str, Detections], int, Path]:  # noqa: ANN001
+    from tqdm import tqdm
+
+    source = VideoSource(path)
+    out_path = save / f"{path.stem}.mp4"
+    results: dict[str, Detections] = {}
+    writer = None
+    try:
+        for i, (t, frame) in enumerate(tqdm(source, total=source.frame_count or None, unit="frame", desc="predict")):
+            dets = detector([frame])[0]
+            annotated = _even(draw_detections(frame, dets, detector.classes))
+            if writer is None:
+                writer = VideoWriter(out_path, source.fps, (annotated.shape[1], annotated.shape[0]))
+            writer.write(annotated)
+            results[f"{i:06d}@{t:.3f}s"] = dets
+    finally:
+        if writer is not None:
+            writer.close()
+    return results, source.skipped, out_path
+
+
+def _main(argv: Sequence[str] | None = None) -> None:
+    from detector.api import DEMO_CONF_THRESH, DEMO_NMS_THRESH, load_detector
+
+    ap = argparse.ArgumentParser(description="Draw YOLOX detections on images or a video.")
+    ap.add_argument("--model", required=True, help=".pth / .onnx / .xml / .engine file or a zoo name")
+    ap.add_argument("--source", required=True, type=Path, help="an image, a folder of images or a video")
+    ap.add_argument("--save", required=True, type=Path, help="output folder")
+    ap.add_argument("--conf", type=float, default=DEMO_CONF_THRESH)
+    ap.add_argument("--nms", type=float, default=DEMO_NMS_THRESH)
+    ap.add_argument("--max-det", type=int, default=300)
+    ap.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=None)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--batch", type=int, default=1, help="images per detector call")
+    ap.add_argument("--classes", type=Path, default=None, help="JSON list of class names")
+    ap.add_argument("--legacy", action="store_true", default=None, help="normalised-RGB (YOLOX 0.1.0) weights")
+    ap.add_argument("--json", action="store_true", help="also write detections.json")
+    args = ap.parse_args(argv)
+
+    names = json.loads(args.classes.read_text()) if args.classes else None
+    detector = load_detector(args.model, conf_thresh=args.conf, nms_thresh=args.nms, max_det=args.max_det,
+                             input_size=args.input_size, device=args.device, legacy=args.legacy,
+                             class_names=names)
+    args.save.mkdir(parents=True, exist_ok=True)
+    src = args.source
+    if src.is_dir():
+        files = ImageFolderSource(src).files
+        results, skipped = predict_images(detector, files, args.save, batch=args.batch)
+        written = f"{len(results)} annotated images in {args.save}"
+    elif src.is_file() and src.suffix.lower() in IMAGE_SUFFIXES:
+        results, skipped = predict_images(detector, [src], args.save, strict=True)
+        written = str(args.save / src.name)
+    elif src.is_file():
+        results, skipped, out_path = predict_video(detector, src, args.save)
+        written = f"{out_path} ({len(results)} frames)"
+    else:
+        raise SystemExit(f"{src}: no such image, folder or video")
+    if args.json:
+        payload = {"model": detector.name, "classes": list(detector.classes),
+                   "frames": {k: v.to_dict() for k, v in results.items()}}
+        (args.save / "detections.json").write_text(json.dumps(payload))
+    total = sum(len(d) for d in results.values())
+    note = f", {skipped} unreadable skipped" if skipped else ""
+    print(f"{detector!r}: {total} detections; wrote {written}{note}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point: bad input ends with a one-line message instead of a traceback."""
+    from detector.backends.base import BackendUnavailable
+
+    try:
+        _main(argv)
+    except (FileNotFoundError, ValueError, BackendUnavailable) as e:
+        raise SystemExit(f"error: {e}") from None
+
+
+if __name__ == "__main__":
+    main()

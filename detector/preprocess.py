@@ -1,0 +1,98 @@
+"""Letterboxing frames into the detector's input, and mapping boxes back.
+
+The YOLOX convention (current official weights): keep the aspect ratio with
+`r = min(H / h, W / w)`, resize bilinearly to `(int(w * r), int(h * r))`, paste the result at the
+TOP-LEFT corner of an (H, W) canvas filled with 114, and feed float32 CHW BGR values in 0-255,
+with no normalisation. Because the image sits at the origin, a box maps back by dividing by r.
+
+Legacy weights (the YOLOX 0.1.0 release, before the switch to raw BGR input) were trained on the
+same letterboxed canvas, then converted to RGB, divided by 255 and normalised with the ImageNet
+mean (0.485, 0.456, 0.406) and std (0.229, 0.224, 0.225). The 114 padding is normalised too,
+since normalisation happens after the paste. `legacy=True` reproduces that.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from data.boxes import clip_xyxy
+
+PAD_VALUE = 114
+LEGACY_MEAN_RGB = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+LEGACY_STD_RGB = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+class FrameError(ValueError):
+    """A frame that is not an HxWx3 uint8 BGR image."""
+
+
+def check_frame(frame: object, *, index: int | None = None) -> np.ndarray:
+    where = "frame" if index is None else f"frame {index}"
+    if not isinstance(frame, np.ndarray):
+        raise FrameError(f"{where}: expected a numpy array (H, W, 3) uint8 BGR, got {type(frame).__name__}")
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.shape[0] < 1 or frame.shape[1] < 1:
+        raise FrameError(f"{where}: expected shape (H, W, 3) BGR, got {frame.shape}")
+    if frame.dtype != np.uint8:
+        raise FrameError(f"{where}: expected dtype uint8, got {frame.dtype}")
+    return frame
+
+
+def letterbox_ratio(image_hw: tuple[int, int], input_hw: tuple[int, int]) -> float:
+    return min(input_hw[0] / image_hw[0], input_hw[1] / image_hw[1])
+
+
+def letterbox(frame: np.ndarray, input_hw: tuple[int, int], *, legacy: bool = False,
+              out: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """One BGR uint8 frame -> (float32 (3, H, W) network input, ratio r).
+
+    `out`, when given, is a float32 (3, H, W) array written in place (a slot of a batch).
+    """
+    check_frame(frame)
+    h, w = frame.shape[:2]
+    in_h, in_w = int(input_hw[0]), int(input_hw[1])
+    r = letterbox_ratio((h, w), (in_h, in_w))
+    new_w, new_h = max(int(w * r), 1), max(int(h * r), 1)
+    canvas = np.full((in_h, in_w, 3), PAD_VALUE, dtype=np.uint8)
+    if (new_w, new_h) == (w, h):
+        canvas[:h, :w] = frame
+    else:
+        canvas[:new_h, :new_w] = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    if out is None:
+        out = np.empty((3, in_h, in_w), dtype=np.float32)
+    if legacy:
+        rgb = canvas[:, :, ::-1].astype(np.float32) / 255.0
+        rgb = (rgb - LEGACY_MEAN_RGB) / LEGACY_STD_RGB
+        out[...] = rgb.transpose(2, 0, 1)
+    else:
+        out[...] = canvas.transpose(2, 0, 1)
+    return out, r
+
+
+def preprocess_batch(frames: Sequence[np.ndarray], input_hw: tuple[int, int], *,
+                     legacy: bool = False) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+    """Frames -> (float32 [B, 3, H, W] batch, ratios (B,), original (h, w) of each frame)."""
+    if isinstance(frames, np.ndarray) and frames.ndim == 3:
+        raise FrameError("expected a list of frames, got a single (H, W, 3) array; wrap it in a list")
+    if len(frames) == 0:
+        raise FrameError("expected at least one frame, got an empty list")
+    batch = np.empty((len(frames), 3, int(input_hw[0]), int(input_hw[1])), dtype=np.float32)
+    ratios = np.empty(len(frames), dtype=np.float64)
+    sizes = []
+    for i, frame in enumerate(frames):
+        check_frame(frame, index=i)
+        _, ratios[i] = letterbox(frame, input_hw, legacy=legacy, out=batch[i])
+        sizes.append((int(frame.shape[0]), int(frame.shape[1])))
+    return batch, ratios, sizes
+
+
+def unletterbox_boxes(boxes_xyxy: np.ndarray, ratio: float, image_hw: tuple[int, int]) -> np.ndarray:
+    """Boxes in network-input pixels -> boxes in original-image pixels, clipped to the image."""
+    boxes = np.asarray(boxes_xyxy, dtype=np.float32) / np.float32(ratio)
+    return clip_xyxy(boxes, image_hw[1], image_hw[0])
+
+
+def letterbox_boxes(boxes_xyxy: np.ndarray, ratio: float) -> np.ndarray:
+    """Original-image boxes -> network-input pixels (the inverse mapping, for tests and training)."""
+    return np.asarray(boxes_xyxy, dtype=np.float32) * np.float32(ratio)

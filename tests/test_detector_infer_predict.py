@@ -1,0 +1,89 @@
+"""`python -m detector.predict` on images, folders and videos; zoo names resolve offline from the cache."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from data.detections import Detections
+from data.video import VideoWriter
+from detector.api import load_detector
+from detector.model import build_model
+from detector.predict import draw_detections, main as predict_main
+from detector_infer_common import CLASSES, make_frames, save_lively_checkpoint
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_lively_checkpoint(tmp_path_factory.mktemp("predict") / "lively.pth")
+
+
+def test_draw_detections_marks_boxes_only() -> None:
+    image = np.full((120, 160, 3), 40, np.uint8)
+    dets = Detections(np.array([[20, 30, 100, 90]], np.float32), np.array([0.9]), np.array([1]))
+    drawn = draw_detections(image, dets, CLASSES)
+    assert drawn.shape == image.shape and (image == 40).all()  # input untouched
+    changed = np.nonzero((drawn != image).any(axis=2))
+    assert changed[0].min() >= 30 - 20 and changed[1].min() >= 19  # label sits just above the box
+    assert (drawn[60, 20] != 40).any() and (drawn[60, 60] == 40).all()  # edge drawn, inside left alone
+
+
+def test_predict_folder_skips_bad_images_and_writes_json(ckpt: Path, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    src = tmp_path / "images"
+    src.mkdir()
+    for i, frame in enumerate(make_frames()):
+        cv2.imwrite(str(src / f"frame{i}.png"), frame)
+    (src / "broken.jpg").write_bytes(b"not an image")
+    out = tmp_path / "out"
+    predict_main(["--model", str(ckpt), "--source", str(src), "--save", str(out), "--json", "--batch", "2"])
+    written = sorted(p.name for p in out.glob("*.png"))
+    assert written == ["frame0.png", "frame1.png", "frame2.png"]
+    assert "1 unreadable skipped" in capsys.readouterr().out
+    payload = json.loads((out / "detections.json").read_text())
+    assert payload["classes"] == list(CLASSES) and set(payload["frames"]) == set(written)
+    expected = load_detector(ckpt)(make_frames())
+    for i, dets in enumerate(expected):
+        got = Detections.from_dict(payload["frames"][f"frame{i}.png"])
+        assert len(got) == len(dets)
+        annotated = cv2.imread(str(out / f"frame{i}.png"))
+        assert annotated.shape == make_frames()[i].shape and (annotated != make_frames()[i]).any()
+
+
+def test_predict_single_image_and_errors(ckpt: Path, tmp_path: Path) -> None:
+    image = tmp_path / "one.jpg"
+    cv2.imwrite(str(image), make_frames()[1])
+    predict_main(["--model", str(ckpt), "--source", str(image), "--save", str(tmp_path / "o"), "--conf", "0.5"])
+    assert (tmp_path / "o" / "one.jpg").is_file()
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"junk")
+    with pytest.raises(SystemExit, match="bad.png: not a readable image"):
+        predict_main(["--model", str(ckpt), "--source", str(bad), "--save", str(tmp_path / "o")])
+    with pytest.raises(SystemExit, match="missing.pth: model file not found"):
+        predict_main(["--model", str(tmp_path / "missing.pth"), "--source", str(image), "--save", str(tmp_path)])
+
+
+def test_predict_video_writes_annotated_mp4(ckpt: Path, tmp_path: Path) -> None:
+    video = tmp_path / "clip.mp4"
+    frame = make_frames()[0]  # 240x320
+    with VideoWriter(video, 10.0, (frame.shape[1], frame.shape[0])) as writer:
+        for k in range(6):
+            writer.write(np.roll(frame, 4 * k, axis=1))
+    out = tmp_path / "out"
+    predict_main(["--model", str(ckpt), "--source", str(video), "--save", str(out)])
+    with av.open(str(out / "clip.mp4")) as container:
+        frames = [f.to_ndarray(format="bgr24") for f in container.decode(video=0)]
+    assert len(frames) == 6 and frames[0].shape == frame.shape
+
+
+def test_zoo_name_resolves_from_cache_without_network(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("YOLOX_STREAMING_CACHE", str(tmp_path))
+    torch.save({"model": build_model("yolox_nano").state_dict()}, tmp_path / "yolox_nano.pth")
+    det = load_detector("yolox_nano")
+    assert det.name == "yolox_nano" and det.input_size == (416, 416) and len(det.classes) == 80
+    assert det(make_frames()[:1])[0].boxes.shape[1] == 4
