@@ -1,0 +1,240 @@
+"""Score stream logs: pairing, streaming AP, offline AP, association stats, submission files.
+
+    python -m eval_streaming.evaluate --log RUN_DIR --annotations FILE [--eta 0] [--forecast none|kalman]
+
+re-scores a saved run (RUN_DIR/logs/*.jsonl; RUN_DIR/offline/*.jsonl give offline AP) and
+writes report.md + report.json next to the logs.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from data.detections import Detections
+from eval_streaming.coco_metrics import coco_ap_many, results_array, results_records
+from eval_streaming.pairing import Pairing, offline_predictions, pair_outputs
+from eval_streaming.report import EvalResult, format_report, write_report
+from streaming.log import StreamLog, read_logs
+
+
+def forecast_method(forecast: Any) -> str:
+    if forecast is None:
+        return "none"
+    return forecast if isinstance(forecast, str) else str(getattr(forecast, "method", "none"))
+
+
+def make_forecaster(forecast: Any, image_size: tuple[int, int] | None = None):
+    """A forecaster from a trackers.ForecastConfig or a method name; None for "none".
+
+    image_size (W, H) lets it clip forecast boxes to the frame."""
+    method = forecast_method(forecast)
+    if method == "none":
+        return None
+    from trackers import ForecastConfig, build_forecaster
+
+    cfg = forecast if isinstance(forecast, ForecastConfig) else ForecastConfig(method=method)
+    return build_forecaster(cfg, image_size=image_size)
+
+
+@dataclass
+class CocoGroundTruth:
+    """Any COCO-format ground truth: a pycocotools COCO, class names and their category ids."""
+
+    coco: Any
+    classes: tuple[str, ...]
+    category_ids: list[int]
+    has_annotations: bool = True
+
+    @classmethod
+    def from_dataset(cls, dataset: dict) -> "CocoGroundTruth":
+        from pycocotools.coco import COCO
+
+        coco = COCO()
+        coco.dataset = dataset
+        with contextlib.redirect_stdout(io.StringIO()):
+            coco.createIndex()
+        cats = sorted(dataset.get("categories", []), key=lambda c: c["id"])
+        return cls(coco, tuple(c["name"] for c in cats), [c["id"] for c in cats], "annotations" in dataset)
+
+
+def load_annotations(path: str | Path):
+    """Argoverse-HD style annotations (validated by the dataset reader; images not needed)."""
+    from data.argoverse import ArgoverseHD
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: annotation file not found")
+    return ArgoverseHD(path, path.parent, check_images=False)
+
+
+def check_compatible(logs: Sequence[StreamLog], annotations) -> None:
+    classes = tuple(annotations.classes)
+    for log in logs:
+        where = f"stream log of sequence {log.sequence!r}"
+        if tuple(log.classes) != classes:
+            raise ValueError(f"{where}: classes {log.classes} differ from the annotations' {list(classes)}")
+        if len(log.image_ids) != log.num_frames:
+            raise ValueError(f"{where}: has no image ids, cannot be matched to annotations")
+        unknown = [i for i in log.image_ids if i not in annotations.coco.imgs]
+        if unknown:
+            raise ValueError(f"{where}: image id {unknown[0]} is not in the annotations")
+
+
+def image_size_of(log: StreamLog, annotations: Any) -> tuple[int, int] | None:
+    """(W, H) of a sequence's first frame from the annotations, if they say."""
+    if annotations is None or not log.image_ids:
+        return None
+    info = annotations.coco.imgs.get(log.image_ids[0], {})
+    return (int(info["width"]), int(info["height"])) if "width" in info and "height" in info else None
+
+
+def pair_logs(logs: Sequence[StreamLog], *, eta: float = 0.0, forecast: Any = None,
+              annotations: Any = None) -> list[Pairing]:
+    return [
+        pair_outputs(log.outputs, num_frames=log.num_frames, fps=log.fps, eta=eta,
+                     forecaster=make_forecaster(forecast, image_size_of(log, annotations)))
+        for log in logs
+    ]
+
+
+def _offline_frames(log: StreamLog, offline: StreamLog | None) -> list[Detections] | None:
+    """Each frame's own detections, from the offline log or from a stream that processed all."""
+    source = offline if offline is not None else log
+    frames = offline_predictions(source.outputs, log.num_frames)
+    if any(f is None for f in frames):
+        return None if offline is None else [f if f is not None else Detections.empty() for f in frames]
+    return frames  # type: ignore[return-value]
+
+
+def _association(logs: Sequence[StreamLog], pairings: Sequence[Pairing]) -> tuple[dict, list[dict]]:
+    per_seq = []
+    behind_all = []
+    for log, p in zip(logs, pairings):
+        behind = p.frames_behind
+        answered = behind[~np.isnan(behind)]
+        behind_all.append(answered)
+        per_seq.append({
+            "sequence": log.sequence, "sid": log.sid, "frames": p.num_frames,
+            "processed": len(log.outputs), "missed": p.missed, "in_time": p.in_time,
+            "mean_frames_behind": float(answered.mean()) if answered.size else None,
+        })
+    behind = np.concatenate(behind_all) if behind_all else np.zeros(0)
+    runtimes = [o.runtime for log in logs for o in log.outputs]
+    total = {
+        "frames": sum(q["frames"] for q in per_seq),
+        "processed": sum(q["processed"] for q in per_seq),
+        "missed": sum(q["missed"] for q in per_seq),
+        "in_time": sum(q["in_time"] for q in per_seq),
+        "mean_frames_behind": float(behind.mean()) if behind.size else None,
+        "mean_runtime_ms": float(np.mean(runtimes)) * 1000 if runtimes else None,
+    }
+    return total, per_seq
+
+
+def evaluate_logs(
+    logs: Sequence[StreamLog],
+    annotations,
+    *,
+    eta: float = 0.0,
+    forecast: Any = None,
+    offline_logs: Sequence[StreamLog] | None = None,
+    workers: int = 2,
+) -> tuple[EvalResult, list[Pairing]]:
+    """Streaming AP (and offline AP when every frame's detections exist) over all sequences."""
+    if not logs:
+        raise ValueError("no stream logs to evaluate")
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if annotations is not None:
+        check_compatible(logs, annotations)
+    pairings = pair_logs(logs, eta=eta, forecast=forecast, annotations=annotations)
+    timings["pairing"] = time.perf_counter() - t0
+    association, per_seq = _association(logs, pairings)
+    first = logs[0]
+    settings = {
+        "eta": eta, "forecast": forecast_method(forecast), "fps": first.fps, "latency": first.latency,
+        "policy": first.policy, "perf_factor": first.perf_factor, "seed": first.seed,
+    }
+    streaming = offline = None
+    if annotations is not None and getattr(annotations, "has_annotations", True):
+        t0 = time.perf_counter()
+        cats, classes = list(annotations.category_ids), list(annotations.classes)
+        ids = [i for log in logs for i in log.image_ids]
+        jobs = {"streaming": (ids, results_array(ids, [d for p in pairings for d in p.predictions], cats))}
+        by_name = {(o.sequence, o.sid): o for o in (offline_logs or [])}
+        offline_frames = [_offline_frames(log, by_name.get((log.sequence, log.sid))) for log in logs]
+        if all(f is not None for f in offline_frames):
+            jobs["offline"] = (ids, results_array(ids, [d for f in offline_frames for d in f], cats))
+        timings["results"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        metrics = coco_ap_many(annotations.coco, jobs, category_ids=cats, class_names=classes, workers=workers)
+        timings["cocoeval"] = time.perf_counter() - t0
+        streaming, offline = metrics["streaming"], metrics.get("offline")
+    result = EvalResult(streaming, offline, association, per_seq, settings, timings)
+    return result, pairings
+
+
+def submission_records(
+    logs: Sequence[StreamLog], pairings: Sequence[Pairing], category_ids: Sequence[int]
+) -> list[dict]:
+    """Leaderboard format: COCO results for every frame after pairing."""
+    ids = [i for log in logs for i in log.image_ids]
+    preds = [d for p in pairings for d in p.predictions]
+    if len(ids) != len(preds):
+        raise ValueError("submission needs image ids for every frame in the stream logs")
+    return results_records(results_array(ids, preds, category_ids))
+
+
+def write_submission(path: str | Path, records: list[dict]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(records, separators=(",", ":")))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m eval_streaming.evaluate", description=__doc__.split("\n")[0])
+    ap.add_argument("--log", required=True, help="run folder, logs folder or one stream log file")
+    ap.add_argument("--annotations", required=True, help="Argoverse-HD style annotation JSON")
+    ap.add_argument("--eta", type=float, default=0.0, help="query shift in frames")
+    ap.add_argument("--forecast", default="none", choices=("none", "kalman", "bytetrack"))
+    ap.add_argument("--out", default=None, help="report folder (default: the run folder)")
+    ap.add_argument("--submission", default=None, help="also write paired results as a COCO results list")
+    ap.add_argument("--serial", action="store_true", help="run COCOevals one after another")
+    args = ap.parse_args(argv)
+    try:
+        location = Path(args.log)
+        logs = read_logs(location)
+        run_dir = location if location.is_dir() else location.parent
+        if run_dir.name == "logs":  # given RUN/logs or one log inside it
+            run_dir = run_dir.parent
+        offline_dir = run_dir / "offline"
+        offline_logs = read_logs(offline_dir) if offline_dir.is_dir() else None
+        annotations = load_annotations(args.annotations)
+        result, pairings = evaluate_logs(
+            logs, annotations, eta=args.eta, forecast=args.forecast, offline_logs=offline_logs,
+            workers=1 if args.serial else 2,
+        )
+        if args.submission:
+            write_submission(args.submission, submission_records(logs, pairings, annotations.category_ids))
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else run_dir
+    write_report(result, out)
+    print(format_report(result))
+    print(f"report: {out / 'report.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

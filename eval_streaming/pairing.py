@@ -1,0 +1,104 @@
+"""The one pairing rule of streaming evaluation.
+
+Ground-truth frame j is queried at t_j = (j + eta) / fps and gets the latest output with
+t_done <= t_j (not strict: an output finishing exactly at t_j counts). Times are compared in
+frame units with the scheduler's FRAME_EPS, so 3 * (1/30) seconds counts as frame 3. No
+output yet: an empty prediction (a missed frame).
+
+With a forecaster, outputs are fed in completion order as they become available (each at its
+input time frame_index / fps) and the tracks are extrapolated to t_j.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from data.detections import Detections
+from streaming.log import StreamOutput
+from streaming.scheduler import FRAME_EPS
+
+
+class Forecaster(Protocol):
+    def reset(self) -> None: ...
+    def update(self, detections: Detections, t_input: float) -> None: ...
+    def forecast(self, t_query: float) -> Detections: ...
+
+
+@dataclass
+class Pairing:
+    """Per ground-truth frame: which output answered it and what was predicted."""
+
+    output_index: np.ndarray  # (num_frames,) index into the outputs list, -1 = nothing yet
+    source_frame: np.ndarray  # (num_frames,) frame_index of that output, -1 = nothing yet
+    predictions: list[Detections]
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.output_index)
+
+    @property
+    def missed(self) -> int:
+        return int((self.source_frame < 0).sum())
+
+    @property
+    def in_time(self) -> int:
+        return int((self.source_frame == np.arange(self.num_frames)).sum())
+
+    @property
+    def frames_behind(self) -> np.ndarray:
+        """j - source frame for every answered frame (NaN where nothing was available yet)."""
+        behind = np.arange(self.num_frames, dtype=np.float64) - self.source_frame
+        behind[self.source_frame < 0] = np.nan
+        return behind
+
+
+def latest_done(t_done: np.ndarray, query_positions: np.ndarray, fps: float) -> np.ndarray:
+    """Index of the latest output with t_done <= query (both as frame positions), -1 if none.
+
+    `t_done` must be non-decreasing, which a sequential detector guarantees and the log reader
+    checks.
+    """
+    done_positions = np.asarray(t_done, dtype=np.float64) * fps
+    return np.searchsorted(done_positions, np.asarray(query_positions) + FRAME_EPS, side="right") - 1
+
+
+def pair_outputs(
+    outputs: Sequence[StreamOutput],
+    *,
+    num_frames: int,
+    fps: float,
+    eta: float = 0.0,
+    forecaster: Forecaster | None = None,
+) -> Pairing:
+    """Pair every ground-truth frame of one sequence with the stream's belief at its query time."""
+    t_done = np.array([o.t_done for o in outputs], dtype=np.float64)
+    if len(t_done) > 1 and (np.diff(t_done) < 0).any():
+        raise ValueError("pair_outputs: outputs must be in completion (t_done) order")
+    positions = np.arange(num_frames, dtype=np.float64) + eta
+    chosen = latest_done(t_done, positions, fps) if len(outputs) else np.full(num_frames, -1)
+    chosen = chosen.astype(np.int64)
+    source = np.array([outputs[k].frame_index if k >= 0 else -1 for k in chosen], dtype=np.int64)
+    empty = Detections.empty()
+    if forecaster is None:
+        predictions = [outputs[k].detections if k >= 0 else empty for k in chosen]
+        return Pairing(chosen, source, predictions)
+
+    forecaster.reset()
+    fed = -1
+    predictions = []
+    for j, k in enumerate(chosen):
+        while fed < k:
+            fed += 1
+            forecaster.update(outputs[fed].detections, outputs[fed].frame_index / fps)
+        predictions.append(forecaster.forecast((j + eta) / fps) if k >= 0 else empty)
+    return Pairing(chosen, source, predictions)
+
+
+def offline_predictions(outputs: Sequence[StreamOutput], num_frames: int) -> list[Detections | None]:
+    """Each frame's own detections (None where the run has no output for that frame)."""
+    per_frame: list[Detections | None] = [None] * num_frames
+    for out in outputs:
+        per_frame[out.frame_index] = out.detections
+    return per_frame

@@ -1,0 +1,161 @@
+"""Latency-budget ablations from one run's every-frame detections, without re-running the detector.
+
+    python -m eval_streaming.sweep --run RUN_DIR --annotations FILE \\
+        --latency fixed:0.02 fixed:0.033 fixed:0.05 measured --policy greedy shrinking-tail \\
+        --forecast none kalman [--perf-factor 1.0 1.2] [--eta 0] [--seed 0]
+
+RUN_DIR/offline/*.jsonl (written by `python -m streaming.run`) hold each frame's detections and
+measured runtimes; every combination is simulated from them, paired and scored (COCOevals run
+in parallel). Writes sweep.md, sweep.json and sweep.png (sAP against latency) to --out.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from data.detections import Detections
+from eval_streaming.coco_metrics import coco_ap_many, results_array
+from eval_streaming.evaluate import check_compatible, forecast_method, load_annotations, pair_logs
+from eval_streaming.pairing import offline_predictions
+from streaming.latency import parse_latency
+from streaming.log import StreamLog, read_logs
+from streaming.simulate import CachedFrames, simulate_sequence
+
+
+@dataclass(frozen=True)
+class SweepPoint:
+    latency: str
+    policy: str = "greedy"
+    forecast: str = "none"
+    perf_factor: float = 1.0
+
+    @property
+    def label(self) -> str:
+        return f"{self.latency} / {self.policy} / {self.forecast} / x{self.perf_factor:g}"
+
+
+def _caches(offline_logs: Sequence[StreamLog]) -> list[CachedFrames]:
+    caches = []
+    for log in offline_logs:
+        runtimes = log.meta.get("runtimes")
+        if runtimes is not None and len(runtimes) != log.num_frames:
+            runtimes = None
+        caches.append(CachedFrames(offline_predictions(log.outputs, log.num_frames), runtimes))
+    return caches
+
+
+def simulate_point(offline_logs: Sequence[StreamLog], caches: Sequence[CachedFrames], point: SweepPoint,
+                   *, seed: int = 0) -> list[StreamLog]:
+    latency = parse_latency(point.latency, perf_factor=point.perf_factor, seed=seed)
+    if latency.needs_measurement and any(c.runtimes is None for c in caches):
+        raise ValueError("latency 'measured' needs per-frame runtimes in the offline logs (meta.runtimes)")
+    logs = []
+    for log, cache in zip(offline_logs, caches):
+        run = simulate_sequence(cache, num_frames=log.num_frames, fps=log.fps, latency=latency,
+                                policy=point.policy, key=log.sid)
+        logs.append(StreamLog(log.sequence, log.sid, log.fps, log.num_frames, log.image_ids, log.classes,
+                              point.latency, point.policy, run.outputs, point.perf_factor, seed))
+    return logs
+
+
+def sweep(offline_logs: Sequence[StreamLog], annotations: Any, points: Sequence[SweepPoint], *,
+          eta: float = 0.0, seed: int = 0, workers: int = 2) -> list[dict]:
+    """One row per point (plus the offline reference): AP numbers and association stats."""
+    check_compatible(offline_logs, annotations)
+    cats, classes = list(annotations.category_ids), list(annotations.classes)
+    ids = [i for log in offline_logs for i in log.image_ids]
+    caches = _caches(offline_logs)
+    offline = [d if d is not None else Detections.empty() for c in caches for d in c.detections]
+    jobs = {"offline": (ids, results_array(ids, offline, cats))}
+    rows = []
+    for k, point in enumerate(points):
+        logs = simulate_point(offline_logs, caches, point, seed=seed)
+        pairings = pair_logs(logs, eta=eta, forecast=point.forecast, annotations=annotations)
+        jobs[f"p{k}"] = (ids, results_array(ids, [d for p in pairings for d in p.predictions], cats))
+        answered = [b for p in pairings for b in p.frames_behind.tolist() if b == b]
+        rows.append({**asdict(point), "eta": eta, "processed": sum(len(log.outputs) for log in logs),
+                     "missed": sum(p.missed for p in pairings), "in_time": sum(p.in_time for p in pairings),
+                     "mean_frames_behind": sum(answered) / len(answered) if answered else None})
+    metrics = coco_ap_many(annotations.coco, jobs, category_ids=cats, class_names=classes, workers=workers)
+    for k, row in enumerate(rows):
+        row.update({key: v for key, v in metrics[f"p{k}"].to_dict().items() if key != "per_class"})
+    ref = {"latency": "offline", "policy": "-", "forecast": "-", "perf_factor": 1.0, "eta": 0.0,
+           "processed": len(ids), "missed": 0, "in_time": len(ids), "mean_frames_behind": 0.0}
+    ref.update({key: v for key, v in metrics["offline"].to_dict().items() if key != "per_class"})
+    return [ref] + rows
+
+
+def format_sweep(rows: Sequence[dict]) -> str:
+    def f(v: Any, d: int = 1) -> str:
+        return "-" if v is None else (f"{v:.{d}f}" if isinstance(v, float) else str(v))
+
+    lines = ["# Streaming sweep", "",
+             "| latency | policy | forecast | perf | AP | AP50 | AP75 | missed | in time | frames behind |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r['latency']} | {r['policy']} | {forecast_method(r['forecast'])} | {r['perf_factor']:g} | "
+                     f"{f(r['AP'])} | {f(r['AP50'])} | {f(r['AP75'])} | {r['missed']} | {r['in_time']} | "
+                     f"{f(r['mean_frames_behind'], 2)} |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_sweep(rows: Sequence[dict], path: Path) -> Path | None:
+    """sAP against fixed latency (ms), one line per policy / forecast / perf factor."""
+    from matplotlib.figure import Figure
+
+    fixed = [r for r in rows if str(r["latency"]).startswith("fixed:") and r["AP"] is not None]
+    if not fixed:
+        return None
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.subplots()
+    for key, group in itertools.groupby(sorted(fixed, key=lambda r: (r["policy"], r["forecast"], r["perf_factor"])),
+                                        key=lambda r: (r["policy"], r["forecast"], r["perf_factor"])):
+        pts = sorted((float(r["latency"].split(":", 1)[1]) * 1000, r["AP"]) for r in group)
+        ax.plot(*zip(*pts), marker="o", label=f"{key[0]}, forecast {key[1]}, x{key[2]:g}")
+    offline = next((r["AP"] for r in rows if r["latency"] == "offline"), None)
+    if offline is not None:
+        ax.axhline(offline, color="k", linestyle="--", linewidth=0.8, label="offline AP")
+    ax.set_xlabel("detector latency (ms)")
+    ax.set_ylabel("streaming AP")
+    ax.legend(fontsize=7)
+    fig.savefig(path, dpi=100)
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m eval_streaming.sweep", description=__doc__.split("\n")[0])
+    ap.add_argument("--run", required=True, help="run folder with offline/*.jsonl")
+    ap.add_argument("--annotations", required=True)
+    ap.add_argument("--latency", nargs="+", required=True)
+    ap.add_argument("--policy", nargs="+", default=["greedy"], choices=("greedy", "shrinking-tail"))
+    ap.add_argument("--forecast", nargs="+", default=["none"], choices=("none", "kalman", "bytetrack"))
+    ap.add_argument("--perf-factor", nargs="+", type=float, default=[1.0])
+    ap.add_argument("--eta", type=float, default=0.0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--out", default=None, help="default: RUN/sweep")
+    args = ap.parse_args(argv)
+    points = [SweepPoint(*p) for p in itertools.product(args.latency, args.policy, args.forecast, args.perf_factor)]
+    try:
+        offline_logs = read_logs(Path(args.run) / "offline")
+        rows = sweep(offline_logs, load_annotations(args.annotations), points, eta=args.eta, seed=args.seed,
+                     workers=args.workers)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else Path(args.run) / "sweep"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "sweep.md").write_text(format_sweep(rows))
+    (out / "sweep.json").write_text(json.dumps(rows, indent=1) + "\n")
+    plot_sweep(rows, out / "sweep.png")
+    print(format_sweep(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

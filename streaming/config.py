@@ -1,0 +1,67 @@
+"""Configuration of a streaming run (`python -m streaming.run`), loaded from YAML + overrides."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from data.config import ConfigError
+from streaming.scheduler import POLICIES
+from trackers import ForecastConfig
+
+
+def _no_forecast() -> ForecastConfig:
+    return ForecastConfig(method="none")
+
+
+@dataclass
+class SyntheticWorldConfig:
+    """The small world generated on first use when no dataset is given."""
+
+    directory: str = "datasets/synthetic_stream_demo"
+    sequences: int = 2
+    frames: int = 60
+    size: tuple[int, int] = (960, 600)  # (W, H)
+    seed: int = 0
+
+
+@dataclass
+class StreamingConfig:
+    model: str = ""  # checkpoint / ONNX / OpenVINO / engine file or zoo name; "" = bundled demo model
+    data: str = ""  # Argoverse-HD image root; "" or "synthetic" = the generated demo world
+    annotations: str = ""  # default: DATA/annotations/SPLIT.json (test-meta.json for split test)
+    split: str = "val"
+    fps: float = 30.0
+    latency: str = "measured"  # measured | fixed:SECONDS | profile:FILE
+    policy: str = "greedy"  # greedy | shrinking-tail
+    perf_factor: float = 1.0  # simulated hardware speed-up: runtimes are divided by it
+    input_size: tuple[int, int] | None = None  # (H, W); None = the model's own
+    forecast: ForecastConfig = field(default_factory=_no_forecast)  # method: none | kalman | bytetrack
+    eta: float = 0.0  # query shift in frames
+    out: str = "runs/streaming"
+    submission: str = ""  # also write paired results as a COCO results list here
+    seed: int = 0
+    device: str = "cpu"
+    conf_thresh: float = 0.01  # low, as for AP evaluation
+    nms_thresh: float = 0.65
+    # Also run every frame once: gives offline AP, and the simulation then replays detections
+    # (and, for measured latency, each frame's measured runtime) from that pass.
+    offline: bool = True
+    realtime: bool = False  # drive the scheduler by the wall clock instead of simulating
+    max_sequences: int = 0  # 0 = all
+    max_frames: int = 0  # per sequence, 0 = all
+    plot: bool = True
+    parallel_eval: bool = True  # streaming and offline COCOeval in two processes
+    synthetic: SyntheticWorldConfig = field(default_factory=SyntheticWorldConfig)
+
+    def __post_init__(self) -> None:
+        if self.policy not in POLICIES:
+            raise ConfigError(f"policy: {self.policy!r} is not one of {', '.join(POLICIES)}")
+        if not self.fps > 0:
+            raise ConfigError(f"fps: must be positive, got {self.fps}")
+        if not self.perf_factor > 0:
+            raise ConfigError(f"perf_factor: must be positive, got {self.perf_factor}")
+        if self.input_size is not None and any(v <= 0 or v % 32 for v in self.input_size):
+            raise ConfigError(f"input_size: {list(self.input_size)} must be positive multiples of 32 (H W)")
+        if self.realtime and (self.latency != "measured" or self.perf_factor != 1.0):
+            raise ConfigError("realtime runs at the speed of this machine: use latency 'measured', perf_factor 1")
+        if self.max_sequences < 0 or self.max_frames < 0:
+            raise ConfigError("max_sequences and max_frames must be >= 0")

@@ -1,0 +1,179 @@
+"""Stream log files: what a streaming run produced, one JSON-lines file per sequence.
+
+Line 1 is a header object:
+    {"schema": "yolox-streaming/stream-log", "version": 1, "sequence": name, "sid": int,
+     "fps": float, "num_frames": int, "image_ids": [int, ...] (one per frame, or [] for a live
+     stream without a dataset), "classes": [str, ...], "latency": spec, "policy": name,
+     "perf_factor": float, "seed": int, "meta": {...free-form...}}
+Every further line is one detector output in completion order:
+    {"t_start": s, "t_done": s, "frame_index": i, "runtime": s, "detections": Detections.to_dict()}
+Floats are written with repr, so reading a log back gives the same numbers bit for bit and a
+saved run re-scores exactly.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from data.detections import Detections
+
+SCHEMA = "yolox-streaming/stream-log"
+VERSION = 1
+LOG_SUFFIX = ".jsonl"
+
+
+class StreamLogError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class StreamOutput:
+    """One detector result: taken from frame `frame_index`, available from `t_done` on."""
+
+    t_start: float
+    t_done: float
+    frame_index: int
+    runtime: float
+    detections: Detections
+
+
+@dataclass
+class StreamLog:
+    sequence: str
+    sid: int
+    fps: float
+    num_frames: int
+    image_ids: list[int]
+    classes: list[str]
+    latency: str
+    policy: str
+    outputs: list[StreamOutput] = field(default_factory=list)
+    perf_factor: float = 1.0
+    seed: int = 0
+    meta: dict = field(default_factory=dict)
+
+    def header(self) -> dict:
+        return {
+            "schema": SCHEMA, "version": VERSION, "sequence": self.sequence, "sid": self.sid,
+            "fps": self.fps, "num_frames": self.num_frames, "image_ids": list(self.image_ids),
+            "classes": list(self.classes), "latency": self.latency, "policy": self.policy,
+            "perf_factor": self.perf_factor, "seed": self.seed, "meta": self.meta,
+        }
+
+
+def write_log(log: StreamLog, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps(log.header(), separators=(",", ":"))]
+    for out in log.outputs:
+        lines.append(json.dumps({
+            "t_start": out.t_start, "t_done": out.t_done, "frame_index": out.frame_index,
+            "runtime": out.runtime, "detections": out.detections.to_dict(),
+        }, separators=(",", ":")))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+_HEADER_TYPES: dict[str, tuple[type, ...]] = {
+    "sequence": (str,), "sid": (int,), "fps": (int, float), "num_frames": (int,),
+    "image_ids": (list,), "classes": (list,), "latency": (str,), "policy": (str,),
+    "perf_factor": (int, float), "seed": (int,), "meta": (dict,),
+}
+
+
+def _is_number(v: object) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _parse_header(obj: object, where: str) -> dict:
+    if not isinstance(obj, dict) or obj.get("schema") != SCHEMA:
+        raise StreamLogError(f"{where}: not a stream log (header must have schema {SCHEMA!r})")
+    version = obj.get("version")
+    if version != VERSION:
+        raise StreamLogError(f"{where}: unsupported stream log version {version!r} (this reader knows {VERSION})")
+    for key, types in _HEADER_TYPES.items():
+        if key not in obj:
+            raise StreamLogError(f"{where}: header lacks {key!r}")
+        value = obj[key]
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise StreamLogError(f"{where}: header {key!r} has wrong type {type(value).__name__}")
+    if not obj["fps"] > 0 or obj["num_frames"] < 0:
+        raise StreamLogError(f"{where}: header needs fps > 0 and num_frames >= 0")
+    ids = obj["image_ids"]
+    if ids and (len(ids) != obj["num_frames"] or not all(isinstance(i, int) for i in ids)):
+        raise StreamLogError(f"{where}: header image_ids must be num_frames integers (or empty)")
+    if not all(isinstance(c, str) for c in obj["classes"]):
+        raise StreamLogError(f"{where}: header classes must be strings")
+    return obj
+
+
+def _parse_output(obj: object, where: str, num_frames: int, num_classes: int) -> StreamOutput:
+    if not isinstance(obj, dict):
+        raise StreamLogError(f"{where}: expected an output object")
+    for key in ("t_start", "t_done", "runtime"):
+        if not _is_number(obj.get(key)):
+            raise StreamLogError(f"{where}: {key!r} must be a finite number")
+    index = obj.get("frame_index")
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < max(num_frames, 1):
+        raise StreamLogError(f"{where}: frame_index {index!r} out of range [0, {num_frames})")
+    try:
+        dets = Detections.from_dict(obj["detections"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise StreamLogError(f"{where}: bad detections ({e.__class__.__name__}: {e})") from None
+    if len(dets) and num_classes and (dets.labels.min() < 0 or dets.labels.max() >= num_classes):
+        raise StreamLogError(f"{where}: detection label outside the {num_classes} classes")
+    return StreamOutput(float(obj["t_start"]), float(obj["t_done"]), index, float(obj["runtime"]), dets)
+
+
+def read_log(path: str | Path) -> StreamLog:
+    """Read and validate a stream log; errors name the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: stream log not found")
+    header: dict | None = None
+    outputs: list[StreamOutput] = []
+    with path.open("r", encoding="utf-8") as f:
+        for lineno, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise StreamLogError(f"{where}: not valid JSON ({e.msg})") from None
+            if header is None:
+                header = _parse_header(obj, where)
+                continue
+            out = _parse_output(obj, where, header["num_frames"], len(header["classes"]))
+            if outputs and out.t_done < outputs[-1].t_done:
+                raise StreamLogError(f"{where}: t_done goes back in time ({out.t_done} < {outputs[-1].t_done})")
+            outputs.append(out)
+    if header is None:
+        raise StreamLogError(f"{path}: empty stream log (no header line)")
+    return StreamLog(
+        sequence=header["sequence"], sid=header["sid"], fps=float(header["fps"]),
+        num_frames=header["num_frames"], image_ids=list(header["image_ids"]),
+        classes=list(header["classes"]), latency=header["latency"], policy=header["policy"],
+        outputs=outputs, perf_factor=float(header["perf_factor"]), seed=header["seed"],
+        meta=header["meta"],
+    )
+
+
+def log_files(location: str | Path) -> list[Path]:
+    """Stream logs at `location`: a log file, a folder of logs, or a run folder with logs/."""
+    location = Path(location)
+    if location.is_file():
+        return [location]
+    if not location.is_dir():
+        raise FileNotFoundError(f"{location}: no such stream log or run folder")
+    folder = location / "logs" if (location / "logs").is_dir() else location
+    files = sorted(folder.glob(f"*{LOG_SUFFIX}"))
+    if not files:
+        raise FileNotFoundError(f"{folder}: no stream logs (*{LOG_SUFFIX}) found")
+    return files
+
+
+def read_logs(location: str | Path) -> list[StreamLog]:
+    return [read_log(p) for p in log_files(location)]
