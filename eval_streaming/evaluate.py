@@ -8,8 +8,6 @@ writes report.md + report.json next to the logs.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import io
 import json
 import sys
 import time
@@ -56,12 +54,9 @@ class CocoGroundTruth:
 
     @classmethod
     def from_dataset(cls, dataset: dict) -> "CocoGroundTruth":
-        from pycocotools.coco import COCO
+        from data.coco import build_coco
 
-        coco = COCO()
-        coco.dataset = dataset
-        with contextlib.redirect_stdout(io.StringIO()):
-            coco.createIndex()
+        coco = build_coco(dataset)
         cats = sorted(dataset.get("categories", []), key=lambda c: c["id"])
         return cls(coco, tuple(c["name"] for c in cats), [c["id"] for c in cats], "annotations" in dataset)
 
