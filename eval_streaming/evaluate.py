@@ -196,6 +196,13 @@ def write_submission(path: str | Path, records: list[dict]) -> Path:
     return path
 
 
+def run_folder(location: str | Path) -> Path:
+    """The run folder of a --log argument: RUN, RUN/logs or one log file inside either."""
+    location = Path(location)
+    run_dir = location if location.is_dir() else location.parent
+    return run_dir.parent if run_dir.name == "logs" else run_dir
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m eval_streaming.evaluate", description=__doc__.split("\n")[0])
     ap.add_argument("--log", required=True, help="run folder, logs folder or one stream log file")
@@ -209,9 +216,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         location = Path(args.log)
         logs = read_logs(location)
-        run_dir = location if location.is_dir() else location.parent
-        if run_dir.name == "logs":  # given RUN/logs or one log inside it
-            run_dir = run_dir.parent
+        run_dir = run_folder(location)
         offline_dir = run_dir / "offline"
         offline_logs = read_logs(offline_dir) if offline_dir.is_dir() else None
         annotations = load_annotations(args.annotations)

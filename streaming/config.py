@@ -49,6 +49,8 @@ class StreamingConfig:
     max_sequences: int = 0  # 0 = all
     max_frames: int = 0  # per sequence, 0 = all
     plot: bool = True
+    video: bool = False  # one MP4 per sequence in videos/: each frame with the prediction it is scored with
+    video_max_sequences: int = 0  # 0 = every streamed sequence
     parallel_eval: bool = True  # streaming and offline COCOeval in two processes
     synthetic: SyntheticWorldConfig = field(default_factory=SyntheticWorldConfig)
 
@@ -63,5 +65,5 @@ class StreamingConfig:
             raise ConfigError(f"input_size: {list(self.input_size)} must be positive multiples of 32 (H W)")
         if self.realtime and (self.latency != "measured" or self.perf_factor != 1.0):
             raise ConfigError("realtime runs at the speed of this machine: use latency 'measured', perf_factor 1")
-        if self.max_sequences < 0 or self.max_frames < 0:
-            raise ConfigError("max_sequences and max_frames must be >= 0")
+        if self.max_sequences < 0 or self.max_frames < 0 or self.video_max_sequences < 0:
+            raise ConfigError("max_sequences, max_frames and video_max_sequences must be >= 0")

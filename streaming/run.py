@@ -7,7 +7,8 @@
 Without --data a small synthetic world is generated on first use (datasets/). The run folder
 gets logs/ (one stream log per sequence), offline/ (every frame's own detections),
 report.md + report.json, config.yaml (resolved), runtime_profile.json (replayable with
---latency profile:FILE) and streaming_timeline.png.
+--latency profile:FILE) and streaming_timeline.png; with --video also videos/<sequence>.mp4,
+every frame with the prediction it is scored with (see eval_streaming.render).
 """
 from __future__ import annotations
 
@@ -62,13 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--realtime", action="store_true", default=None, help="wall-clock runner")
     ap.add_argument("--no-offline", dest="offline", action="store_false", default=None,
                     help="skip the every-frame pass (no offline AP; only processed frames are run)")
+    ap.add_argument("--video", action="store_true", default=None,
+                    help="write videos/<sequence>.mp4 showing each frame's scored prediction")
     return ap
 
 
 def config_from_args(args: argparse.Namespace) -> StreamingConfig:
     overrides = [f"{key}={json.dumps(getattr(args, flag))}" for flag, key in _FLAG_KEYS.items()
                  if getattr(args, flag) is not None]
-    for flag in ("realtime", "offline"):
+    for flag in ("realtime", "offline", "video"):
         if getattr(args, flag) is not None:
             overrides.append(f"{flag}={json.dumps(getattr(args, flag))}")
     return load_config(StreamingConfig, args.config, overrides + list(args.set))
@@ -176,9 +179,9 @@ def stream_dataset(cfg: StreamingConfig, dataset: Any, detector: Any, out: Path)
 
 def run(cfg: StreamingConfig) -> EvalResult:
     out = Path(cfg.out)
-    for sub in ("logs", "offline"):  # stale logs of an earlier run would be scored with this one
-        for old in (out / sub).glob("*.jsonl") if (out / sub).is_dir() else []:
-            old.unlink()
+    for sub, pattern in (("logs", "*.jsonl"), ("offline", "*.jsonl"), ("videos", "*.mp4")):
+        for old in (out / sub).glob(pattern) if (out / sub).is_dir() else []:
+            old.unlink()  # stale files of an earlier run would be taken for this one's
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
     raw = load_stream_detector(cfg)  # first: a bad model file fails before any data work
@@ -202,6 +205,12 @@ def run(cfg: StreamingConfig) -> EvalResult:
         from streaming.plot import plot_run
 
         plot_run(logs, pairings, out / "streaming_timeline.png")
+    if cfg.video:
+        from eval_streaming.evaluate import forecast_method
+        from eval_streaming.render import render_logs, report_videos
+
+        report_videos(render_logs(logs, pairings, dataset, out / "videos", forecast=forecast_method(cfg.forecast),
+                                  eta=cfg.eta, max_sequences=cfg.video_max_sequences))
     return result
 
 

@@ -75,8 +75,13 @@ def test_run_writes_everything_and_is_deterministic(world, checkpoints, tmp_path
     # the measured profile replays as a latency model
     replay = tmp_path / "replay"
     assert _run(world, checkpoints[8], replay, "--latency", f"profile:{out / 'runtime_profile.json'}",
-                "--policy", "shrinking-tail", "--forecast", "kalman", "--seed", "5") == 0
+                "--policy", "shrinking-tail", "--forecast", "kalman", "--seed", "5", "--video") == 0
     assert json.loads((replay / "report.json").read_text())["settings"]["forecast"] == "kalman"
+    from data.video import VideoSource  # --video: one MP4 per sequence, one frame per ground-truth frame
+
+    videos = sorted((replay / "videos").glob("*.mp4"))
+    assert [v.stem for v in videos] == [p.stem for p in logs]
+    assert all(len([f for _, f in VideoSource(v)]) == 8 for v in videos)
 
 
 def test_coco_model_measured_in_loop_and_realtime(world, checkpoints, tmp_path):
