@@ -20,7 +20,9 @@ class SyntheticWorldConfig:
     sequences: int = 2
     frames: int = 60
     size: tuple[int, int] = (960, 600)  # (W, H)
-    seed: int = 0
+    # Not 0: the bundled demo model was trained on the seed-0 world, so the demo scores held-out
+    # sequences.
+    seed: int = 7
 
 
 @dataclass

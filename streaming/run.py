@@ -77,15 +77,25 @@ def config_from_args(args: argparse.Namespace) -> StreamingConfig:
     return load_config(StreamingConfig, args.config, overrides + list(args.set))
 
 
+def _world_matches(root: Path, wanted: dict) -> bool:
+    """Whether the world on disk was generated with these settings (else it is regenerated)."""
+    try:
+        args = json.loads((root / "world.json").read_text())["arguments"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return all(args.get(k) == v for k, v in wanted.items())
+
+
 def resolve_dataset(cfg: StreamingConfig) -> Any:
     from data.argoverse import ArgoverseHD
 
     if cfg.data in ("", "synthetic"):
         root = Path(cfg.synthetic.directory)
-        if not (root / "annotations" / f"{cfg.split}.json").is_file():
+        s = cfg.synthetic
+        wanted = {"sequences": s.sequences, "frames": s.frames, "size": list(s.size), "seed": s.seed}
+        if not (root / "annotations" / f"{cfg.split}.json").is_file() or not _world_matches(root, wanted):
             from data.synthetic import generate_world
 
-            s = cfg.synthetic
             print(f"generating the synthetic demo world in {root} ...", file=sys.stderr)
             # every sequence in val: the demo streams, it does not train
             generate_world(root, sequences=s.sequences, frames=s.frames, size=tuple(s.size), seed=s.seed,
