@@ -7,8 +7,25 @@ from torch import nn
 from detector.blocks import BaseConv, CSPLayer, Focus, ResLayer, SPPBottleneck, conv_block
 
 
-class CSPDarknet(nn.Module):
-    """Returns the stride 8/16/32 feature maps as ("dark3", "dark4", "dark5")."""
+class _FiveStageBackbone(nn.Module):
+    """stem -> dark2 ... dark5; returns the stride 8/16/32 maps (dark3, dark4, dark5)."""
+
+    stem: nn.Module
+    dark2: nn.Module
+    dark3: nn.Module
+    dark4: nn.Module
+    dark5: nn.Module
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        x = self.dark2(self.stem(x))
+        c3 = self.dark3(x)
+        c4 = self.dark4(c3)
+        c5 = self.dark5(c4)
+        return c3, c4, c5
+
+
+class CSPDarknet(_FiveStageBackbone):
+    """The YOLOX backbone: Focus stem, CSP stages, SPP before the last stage."""
 
     def __init__(self, *, depth: float, width: float, depthwise: bool = False, act: str = "silu") -> None:
         super().__init__()
@@ -35,13 +52,6 @@ class CSPDarknet(nn.Module):
         )
         self.out_channels = (ch * 4, ch * 8, ch * 16)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x = self.dark2(self.stem(x))
-        c3 = self.dark3(x)
-        c4 = self.dark4(c3)
-        c5 = self.dark5(c4)
-        return c3, c4, c5
-
 
 def _stage(in_channels: int, num_blocks: int, stride: int) -> list[nn.Module]:
     """Strided conv doubling the channels, then residual units."""
@@ -61,7 +71,7 @@ def _spp_block(in_channels: int, mid: int, wide: int) -> list[nn.Module]:
     ]
 
 
-class Darknet53(nn.Module):
+class Darknet53(_FiveStageBackbone):
     """Darknet-53 as in the YOLOv3 baseline of the YOLOX paper (SPP on the last stage)."""
 
     BLOCKS = (2, 8, 8, 4)
@@ -77,9 +87,3 @@ class Darknet53(nn.Module):
         self.dark5 = nn.Sequential(*_stage(c * 8, self.BLOCKS[3], 2), *_spp_block(c * 16, c * 8, c * 16))
         self.out_channels = (c * 4, c * 8, c * 8)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        x = self.dark2(self.stem(x))
-        c3 = self.dark3(x)
-        c4 = self.dark4(c3)
-        c5 = self.dark5(c4)
-        return c3, c4, c5
