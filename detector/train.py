@@ -1,0 +1,52 @@
+"""Train YOLOX: `python -m detector.train --config configs/train_demo.yaml [--set key=value ...]
+[--resume runs/NAME/latest_ckpt.pth] [--out runs/NAME]`.
+
+Single process on CPU or one GPU; under torchrun (RANK/WORLD_SIZE set) one process per GPU with
+DistributedDataParallel. Writes config.yaml, metrics.jsonl, loss_curve.png, latest_ckpt.pth,
+best_ckpt.pth and best_weights.pth (inference-only) into the run folder.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from data.config import ConfigError, load_config
+from detector.train_config import TrainConfig
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m detector.train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", type=Path, default=None, help="YAML training config")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config field (dotted for nested, e.g. aug.mixup_prob=0)")
+    p.add_argument("--resume", type=Path, default=None, help="latest_ckpt.pth of an interrupted run")
+    p.add_argument("--out", type=Path, default=None, help="run folder (default runs/<run_name>)")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    config, overrides = args.config, list(args.overrides)
+    if config is None and args.resume is not None and (args.resume.parent / "config.yaml").is_file():
+        # Resume with the interrupted run's resolved config, minus its stop point.
+        config, overrides = args.resume.parent / "config.yaml", ["stop_after_iters=null", *overrides]
+    try:
+        cfg = load_config(TrainConfig, config, overrides)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if args.resume is not None and not args.resume.is_file():
+        print(f"error: {args.resume}: checkpoint to resume not found", file=sys.stderr)
+        return 2
+    out = args.out or (args.resume.parent if args.resume else Path("runs") / cfg.run_name)
+    from detector.trainer import Trainer
+
+    result = Trainer(cfg, out, resume=args.resume).run()
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

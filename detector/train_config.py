@@ -1,0 +1,71 @@
+"""The training configuration (YAML via data.config; every field can be set with --set key=value).
+
+Defaults are the official YOLOX recipe; configs/train_*.yaml change what a run needs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from detector.train_data import AugmentConfig
+
+
+@dataclass
+class TrainConfig:
+    # Model: a zoo name, or "custom" with depth/width/depthwise/act.
+    model: str = "yolox_s"
+    depth: float = 0.33
+    width: float = 0.5
+    depthwise: bool = False
+    act: str = "silu"
+    num_classes: int | None = None  # None: the number of classes of the training set
+    init_weights: str | None = None  # official or own .pth to fine-tune from (cls_preds re-initialised on mismatch)
+
+    # Data (COCO or Argoverse-HD json; image_dir is the folder the file names are relative to).
+    train_ann: str = "datasets/coco/annotations/instances_train2017.json"
+    train_images: str = "datasets/coco/train2017"
+    val_ann: str | None = None
+    val_images: str | None = None
+    cache_images: bool = True
+    max_val_images: int | None = None  # evaluate on a subset during training (None: all)
+
+    # Input and augmentation.
+    input_size: tuple[int, int] = (640, 640)  # (H, W), multiples of 32
+    multiscale_range: int = 5  # random size every 10 iterations within +- range x 32 (0: off)
+    multiscale_interval: int = 10
+    aug: AugmentConfig = field(default_factory=AugmentConfig)
+
+    # Optimisation (lr per image x batch size).
+    epochs: int = 300
+    batch_size: int = 64
+    lr_per_image: float = 0.01 / 64
+    warmup_epochs: int = 5
+    warmup_lr_start: float = 0.0
+    no_aug_epochs: int = 15
+    min_lr_ratio: float = 0.05
+    weight_decay: float = 5e-4
+    momentum: float = 0.9
+    ema: bool = True
+    ema_decay: float = 0.9998
+    amp: bool = True  # only takes effect on CUDA
+
+    # Loss and assignment.
+    iou_type: str = "iou"
+    iou_weight: float = 5.0
+    center_radius: float = 1.5
+    candidate_rule: str = "center"
+
+    # Running.
+    seed: int = 0
+    num_workers: int = 2
+    threads: int = 2  # torch CPU threads
+    device: str = "auto"  # auto, cpu, cuda, cuda:N
+    sync_bn: bool = False
+    eval_interval: int = 10  # epochs; the last epoch is always evaluated
+    eval_conf: float = 0.01
+    eval_nms: float = 0.65
+    eval_batch_size: int = 8
+    print_interval: int = 10
+    save_fp16: bool = False  # store the best/latest model weights in half precision
+    max_iters_per_epoch: int | None = None  # shorten epochs (smoke runs, tests)
+    stop_after_iters: int | None = None  # stop (saving a resumable checkpoint) after this many global iterations
+    run_name: str = "yolox"

@@ -1,0 +1,131 @@
+"""End-to-end trainer checks on a tiny generated dataset: the loss goes down, an interrupted run
+resumes to exactly the state of an uninterrupted one, fine-tuning with another class count
+loads everything but the classifier, and the checkpoint carries the official layout."""
+from __future__ import annotations
+
+import torch
+
+from data.coco import CocoDataset
+from detector.checkpoint import load_model, save_checkpoint
+from detector.losses import YOLOXLoss
+from detector.model import build_model
+from detector.train import main as train_main
+from detector.train_config import TrainConfig
+from detector.train_data import AugmentConfig, ImageSource, YOLOXTrainDataset
+from detector.trainer import Trainer
+from detector.trainer_utils import load_init_weights
+from train_toydata import TOY_CLASSES, make_toy_coco
+
+HW = (64, 96)
+
+
+def tiny_config(ann, img_dir, **kw) -> TrainConfig:
+    base = dict(model="yolox_nano", train_ann=str(ann), train_images=str(img_dir), input_size=HW,
+                multiscale_range=1, epochs=3, warmup_epochs=1, no_aug_epochs=1, batch_size=4,
+                max_iters_per_epoch=3, num_workers=0, threads=1, print_interval=1, seed=3,
+                aug=AugmentConfig(enable_mixup=True, mosaic_scale=(0.5, 1.5)))
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_a_few_iterations_reduce_the_loss(tmp_path):
+    torch.manual_seed(0)
+    ann, img_dir = make_toy_coco(tmp_path / "d", n_images=4, size=(96, 64), seed=1)
+    ds = YOLOXTrainDataset(ImageSource(CocoDataset(ann, img_dir), HW), AugmentConfig(), seed=0)
+    ds.enable_mosaic = False
+    ds.aug.hsv_prob = ds.aug.flip_prob = 0.0
+    images = torch.stack([ds[i][0] for i in range(4)]).float()
+    targets = torch.stack([ds[i][1] for i in range(4)])
+    model = build_model("yolox_nano", num_classes=len(TOY_CLASSES)).train()
+    loss_fn = YOLOXLoss(num_classes=len(TOY_CLASSES))
+    opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9, nesterov=True)
+    losses = []
+    for _ in range(25):
+        out = loss_fn(model(images), targets, HW, use_l1=True)
+        opt.zero_grad()
+        out["total_loss"].backward()
+        opt.step()
+        losses.append(out["total_loss"].item())
+    assert sum(losses[-3:]) < 0.7 * sum(losses[:3]), losses
+
+
+def test_loss_handles_images_without_objects():
+    model = build_model("yolox_nano", num_classes=2).train()
+    targets = torch.full((2, 5, 5), -1.0)
+    out = YOLOXLoss(num_classes=2)(model(torch.rand(2, 3, *HW) * 255), targets, HW, use_l1=True)
+    assert torch.isfinite(out["total_loss"]) and out["num_fg"].item() == 0
+    out["total_loss"].backward()  # only the objectness loss: still a valid graph
+
+
+def _state(path):
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def test_resume_matches_uninterrupted_run(tmp_path):
+    ann, img_dir = make_toy_coco(tmp_path / "d", n_images=12, size=(96, 64), seed=2, empty_every=5)
+    full = Trainer(tiny_config(ann, img_dir), tmp_path / "full").run()
+    assert not full["stopped_early"]
+    part = Trainer(tiny_config(ann, img_dir, stop_after_iters=4), tmp_path / "part").run()
+    assert part["stopped_early"]
+    mid = _state(tmp_path / "part" / "latest_ckpt.pth")
+    assert (mid["start_epoch"], mid["start_iter"], mid["ema"]["updates"]) == (1, 1, 4)
+    Trainer(tiny_config(ann, img_dir), tmp_path / "part", resume=tmp_path / "part" / "latest_ckpt.pth").run()
+    a, b = _state(tmp_path / "full" / "latest_ckpt.pth"), _state(tmp_path / "part" / "latest_ckpt.pth")
+    assert a["start_epoch"] == b["start_epoch"] == 3
+    assert a["ema"]["updates"] == b["ema"]["updates"] == 9
+    for key in ("model", "train_model"):
+        for k in a[key]:
+            assert torch.allclose(a[key][k].float(), b[key][k].float(), atol=1e-5, rtol=1e-4), (key, k)
+    sa, sb = a["optimizer"]["state"], b["optimizer"]["state"]
+    assert sa.keys() == sb.keys()
+    for k in sa:
+        assert torch.allclose(sa[k]["momentum_buffer"], sb[k]["momentum_buffer"], atol=1e-5, rtol=1e-4)
+    assert [g["lr"] for g in a["optimizer"]["param_groups"]] == [g["lr"] for g in b["optimizer"]["param_groups"]]
+    # Official layout and metadata; the EMA weights load as an inference model.
+    assert a["classes"] == list(TOY_CLASSES) and a["input_size"] == list(HW) and a["legacy"] is False
+    model, meta = load_model(tmp_path / "full" / "best_weights.pth")
+    assert model.num_classes == 3 and meta["model_name"] == "yolox_nano"
+    assert (tmp_path / "full" / "config.yaml").is_file() and (tmp_path / "full" / "loss_curve.png").is_file()
+
+
+def test_finetune_from_other_class_count_loads_all_but_classifier(tmp_path):
+    coco_like = build_model("yolox_nano", num_classes=80)
+    save_checkpoint(tmp_path / "coco80.pth", coco_like, start_epoch=300)
+    model = build_model("yolox_nano", num_classes=3)
+    fresh_cls = model.head.cls_preds[0].weight.detach().clone()
+    report = load_init_weights(model, str(tmp_path / "coco80.pth"))
+    assert report["mismatched"] == sorted(f"head.cls_preds.{i}.{p}" for i in range(3) for p in ("bias", "weight"))
+    assert not report["missing"] and not report["unexpected"]
+    src, dst = coco_like.state_dict(), model.state_dict()
+    for k in dst:
+        if k.startswith("head.cls_preds."):
+            continue
+        assert torch.equal(src[k], dst[k]), k
+    assert torch.equal(model.head.cls_preds[0].weight, fresh_cls)
+
+
+def test_cli_with_init_weights_and_overrides(tmp_path, capsys):
+    ann, img_dir = make_toy_coco(tmp_path / "d", n_images=6, size=(96, 64), seed=4)
+    save_checkpoint(tmp_path / "w80.pth", build_model("yolox_nano", num_classes=80))
+    rc = train_main(["--set", "model=yolox_nano", "--set", f"train_ann={ann}", "--set", f"train_images={img_dir}",
+                     "--set", f"val_ann={ann}", "--set", f"val_images={img_dir}", "--set", "input_size=[64, 96]",
+                     "--set", "epochs=1", "--set", "batch_size=2", "--set", "max_iters_per_epoch=2",
+                     "--set", "num_workers=0", "--set", f"init_weights={tmp_path / 'w80.pth'}",
+                     "--out", str(tmp_path / "run")])
+    assert rc == 0
+    log = (tmp_path / "run" / "metrics.jsonl").read_text()
+    assert "head.cls_preds.0.weight" in log and '"ap"' in log
+    assert train_main(["--set", "epochs=oops"]) == 2
+
+
+def test_cli_resume_uses_the_runs_config(tmp_path):
+    ann, img_dir = make_toy_coco(tmp_path / "d", n_images=6, size=(96, 64), seed=8)
+    common = ["--set", "model=yolox_nano", "--set", f"train_ann={ann}", "--set", f"train_images={img_dir}",
+              "--set", "input_size=[64, 96]", "--set", "epochs=2", "--set", "batch_size=2",
+              "--set", "max_iters_per_epoch=2", "--set", "num_workers=0", "--set", "warmup_epochs=1",
+              "--set", "no_aug_epochs=1"]
+    assert train_main([*common, "--set", "stop_after_iters=3", "--out", str(tmp_path / "run")]) == 0
+    assert _state(tmp_path / "run" / "latest_ckpt.pth")["start_iter"] == 1
+    assert train_main(["--resume", str(tmp_path / "run" / "latest_ckpt.pth")]) == 0
+    final = _state(tmp_path / "run" / "latest_ckpt.pth")
+    assert (final["start_epoch"], final["start_iter"], final["ema"]["updates"]) == (2, 0, 4)
