@@ -20,7 +20,7 @@ test: $(STAMP)
 	$(PY) -m pytest -q -n 2
 
 demo: $(STAMP)
-	$(PY) -m streaming.run --out runs/demo
+	$(PY) -m streaming.run --out runs/demo --video
 
 clean:
 	rm -rf $(VENV) runs
