@@ -65,3 +65,12 @@ def make_frames(seed: int = 0) -> list[np.ndarray]:
             img[y0:y0 + h // 3, x0:x0 + w // 3] = rng.integers(0, 256, size=3, dtype=np.uint8)
         frames.append(img)
     return frames
+
+
+def assert_same_detections(a, b, *, box_atol: float = 1e-2, score_atol: float = 1e-4) -> None:  # noqa: ANN001
+    """Same boxes to a hundredth of a pixel: different batch sizes and backends reorder float
+    sums, and exp() in the box decode turns ~1e-5 relative head differences into ~1e-3 px."""
+    assert len(a) == len(b) > 0
+    np.testing.assert_array_equal(a.labels, b.labels)
+    np.testing.assert_allclose(a.boxes, b.boxes, atol=box_atol)
+    np.testing.assert_allclose(a.scores, b.scores, atol=score_atol)

@@ -17,7 +17,7 @@ from detector.backends.base import BackendUnavailable, ModelFileError, ModelMeta
 from detector.export import export_onnx, main as export_main
 from detector.postprocess import num_anchors
 from detector.preprocess import preprocess_batch
-from detector_infer_common import CLASSES, lively_model, make_frames, save_lively_checkpoint
+from detector_infer_common import CLASSES, assert_same_detections, lively_model, make_frames, save_lively_checkpoint
 
 SIZE = (224, 256)
 N = num_anchors(SIZE)
@@ -53,13 +53,6 @@ def _strip_metadata(src: Path, dst: Path) -> Path:
     del proto.metadata_props[:]
     onnx.save(proto, str(dst))
     return dst
-
-
-def assert_same_detections(a, b, *, box_atol: float = 1e-3, score_atol: float = 1e-4) -> None:  # noqa: ANN001
-    assert len(a) == len(b) > 0
-    np.testing.assert_array_equal(a.labels, b.labels)
-    np.testing.assert_allclose(a.boxes, b.boxes, atol=box_atol)
-    np.testing.assert_allclose(a.scores, b.scores, atol=score_atol)
 
 
 def test_raw_export_has_official_layout_and_metadata(files: dict[str, Path]) -> None:
