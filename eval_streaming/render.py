@@ -31,6 +31,8 @@ MAX_WIDTH = 960  # wider frames are scaled down: a 1920x1200 video would be need
 GT_COLOUR = (200, 200, 200)  # BGR light grey: visible on dark and bright scenes, no class colour
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 HEADER_LINES = 2  # "sequence, frame, t, processed/dropped" and "which output is shown"
+# Runs keep boxes down to conf 0.01 for AP; drawing those would bury the picture.
+MIN_SCORE = 0.3
 
 
 @dataclass
@@ -71,8 +73,9 @@ def caption(log: StreamLog, pairing: Pairing, j: int, *, processed: bool, foreca
 
 
 def compose_frame(image: np.ndarray, ground_truth: np.ndarray, prediction: Detections, classes: Sequence[str],
-                  lines: Sequence[str], size: tuple[int, int]) -> np.ndarray:
-    """Header band above the image resized to `size`, with ground truth and prediction drawn."""
+                  lines: Sequence[str], size: tuple[int, int], min_score: float = MIN_SCORE) -> np.ndarray:
+    """Header band above the image resized to `size`, with ground truth and the prediction's
+    boxes scoring at least `min_score` drawn."""
     h, w = image.shape[:2]
     out_w, out_h = size
     scale = np.array([out_w / w, out_h / h, out_w / w, out_h / h], np.float32)
@@ -80,6 +83,7 @@ def compose_frame(image: np.ndarray, ground_truth: np.ndarray, prediction: Detec
         else image.copy()
     for x1, y1, x2, y2 in np.round(np.asarray(ground_truth, np.float32).reshape(-1, 4) * scale).astype(int):
         cv2.rectangle(canvas, (int(x1), int(y1)), (int(x2), int(y2)), GT_COLOUR, 1, cv2.LINE_AA)
+    prediction = prediction.select(prediction.scores >= min_score)
     if len(prediction):
         canvas = draw_detections(canvas, Detections(prediction.boxes * scale, prediction.scores,
                                                     prediction.labels), classes)
@@ -92,7 +96,8 @@ def compose_frame(image: np.ndarray, ground_truth: np.ndarray, prediction: Detec
 
 def render_sequence(log: StreamLog, pairing: Pairing, frame_paths: Sequence[Path],
                     ground_truth: Callable[[int], np.ndarray], path: str | Path, *, forecast: str = "none",
-                    eta: float = 0.0, max_width: int = MAX_WIDTH, progress: bool = True) -> RenderedVideo:
+                    eta: float = 0.0, max_width: int = MAX_WIDTH, min_score: float = MIN_SCORE,
+                    progress: bool = True) -> RenderedVideo:
     """Write one sequence's video; ground_truth(j) gives frame j's boxes (N, 4) xyxy pixels."""
     from tqdm import tqdm
 
@@ -119,7 +124,8 @@ def render_sequence(log: StreamLog, pairing: Pairing, frame_paths: Sequence[Path
                 result.path = Path(path)
                 writer = VideoWriter(result.path, log.fps, (size[0], size[1] + _header_layout(size[0])[2]))
             lines = caption(log, pairing, j, processed=j in processed, forecast=forecast, eta=eta)
-            writer.write(compose_frame(image, ground_truth(j), pairing.predictions[j], log.classes, lines, size))
+            writer.write(compose_frame(image, ground_truth(j), pairing.predictions[j], log.classes, lines, size,
+                                       min_score))
             result.frames += 1
     finally:
         if writer is not None:
@@ -129,7 +135,7 @@ def render_sequence(log: StreamLog, pairing: Pairing, frame_paths: Sequence[Path
 
 def render_logs(logs: Sequence[StreamLog], pairings: Sequence[Pairing], dataset: Any, out: str | Path, *,
                 forecast: str = "none", eta: float = 0.0, max_sequences: int = 0, max_width: int = MAX_WIDTH,
-                progress: bool = True) -> list[RenderedVideo]:
+                min_score: float = MIN_SCORE, progress: bool = True) -> list[RenderedVideo]:
     """Videos of the first `max_sequences` logs (0 = all) into `out`; `dataset` is an ArgoverseHD
     whose sequences hold the logs' frames and (when it has annotations) their ground truth."""
     by_key = {(s.sid, s.name): s for s in dataset.sequences}
@@ -148,7 +154,7 @@ def render_logs(logs: Sequence[StreamLog], pairings: Sequence[Pairing], dataset:
 
         videos.append(render_sequence(log, pairing, [f.path for f in frames], boxes,
                                       Path(out) / f"{log.sequence}.mp4", forecast=forecast, eta=eta,
-                                      max_width=max_width, progress=progress))
+                                      max_width=max_width, min_score=min_score, progress=progress))
     return videos
 
 
@@ -191,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="video folder (default: RUN_DIR/videos)")
     ap.add_argument("--max-sequences", type=int, default=0, help="0 = all")
     ap.add_argument("--max-width", type=int, default=MAX_WIDTH)
+    ap.add_argument("--min-score", type=float, default=MIN_SCORE, help="draw boxes scoring at least this")
     args = ap.parse_args(argv)
     try:
         location = Path(args.log)
@@ -208,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
         pairings = pair_logs(logs, eta=args.eta, forecast=args.forecast, annotations=dataset)
         videos = render_logs(logs, pairings, dataset, Path(args.out) if args.out else run_dir / "videos",
                              forecast=args.forecast, eta=args.eta, max_sequences=args.max_sequences,
-                             max_width=args.max_width)
+                             max_width=args.max_width, min_score=args.min_score)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

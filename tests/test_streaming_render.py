@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from data.argoverse import ArgoverseHD
+from data.classes import ARGOVERSE_HD_CLASSES
 from data.coco import read_image
 from data.detections import Detections
 from data.video import VideoSource
@@ -137,3 +138,14 @@ def test_clear_errors(run, tmp_path, capsys):
     assert main(["--log", str(run_dir), "--annotations", str(tmp_path / "annotations" / "val.json"),
                  "--data", str(root)]) == 2
     assert "classes" in capsys.readouterr().err
+
+
+def test_low_score_boxes_are_not_drawn() -> None:
+    image = np.full((100, 160, 3), 90, np.uint8)
+    low = Detections(np.array([[20, 20, 80, 80]], np.float32), np.array([0.05]), np.array([2]))
+    high = Detections(low.boxes, np.array([0.9]), low.labels)
+    plain = compose_frame(image, np.zeros((0, 4)), Detections.empty(), ARGOVERSE_HD_CLASSES, ["a", "b"], (160, 100))
+    with_low = compose_frame(image, np.zeros((0, 4)), low, ARGOVERSE_HD_CLASSES, ["a", "b"], (160, 100))
+    with_high = compose_frame(image, np.zeros((0, 4)), high, ARGOVERSE_HD_CLASSES, ["a", "b"], (160, 100))
+    assert np.array_equal(plain, with_low)
+    assert not np.array_equal(plain, with_high)
