@@ -33,6 +33,11 @@ class LatencyModel:
     def runtime(self, measured: float | None) -> float:
         raise NotImplementedError
 
+    def expected_runtime(self) -> float | None:
+        """Mean runtime in seconds when known up front (shrinking-tail uses it, as the sAP
+        toolkit uses its runtime distribution's mean); None: learn it from the runs."""
+        return None
+
 
 @dataclass
 class MeasuredLatency(LatencyModel):
@@ -55,6 +60,9 @@ class FixedLatency(LatencyModel):
     def runtime(self, measured: float | None) -> float:
         return self.seconds / self.perf_factor
 
+    def expected_runtime(self) -> float | None:
+        return self.seconds / self.perf_factor
+
 
 @dataclass
 class ProfileLatency(LatencyModel):
@@ -71,6 +79,9 @@ class ProfileLatency(LatencyModel):
         if self._rng is None:
             self.reset(0)
         return float(self.runtimes[self._rng.integers(len(self.runtimes))]) / self.perf_factor
+
+    def expected_runtime(self) -> float | None:
+        return float(np.mean(self.runtimes)) / self.perf_factor
 
 
 def load_profile(path: str | Path) -> np.ndarray:

@@ -7,7 +7,9 @@ starts once the detector is free at or after num_frames / fps.
 
 Policies:
     greedy          always start on the latest frame as soon as the detector is free.
-    shrinking-tail  with r the running mean runtime in frames and f the fractional phase of
+    shrinking-tail  with r the mean runtime in frames (the latency model's mean when it is known
+                    up front, as in the sAP toolkit; else the running mean of the runs so far)
+                    and f the fractional phase of
                     the free time within its frame interval, wait for the next frame when
                     r >= 1 and r < floor(f + r): the output would then land in the same frame
                     interval anyway, so waiting buys a fresher frame for free.
@@ -60,7 +62,8 @@ class Job:
 class Scheduler:
     """Stateful frame picker for one sequence; `next_job` then `finished` per detector call."""
 
-    def __init__(self, *, fps: float, num_frames: int | None, policy: str = "greedy") -> None:
+    def __init__(self, *, fps: float, num_frames: int | None, policy: str = "greedy",
+                 expected_runtime: float | None = None) -> None:
         if policy not in POLICIES:
             raise SchedulerError(f"unknown scheduling policy {policy!r}: use one of {', '.join(POLICIES)}")
         if not fps > 0:
@@ -68,12 +71,15 @@ class Scheduler:
         self.fps = float(fps)
         self.num_frames = num_frames  # None: an open-ended live stream
         self.policy = policy
+        self.expected_runtime = expected_runtime  # seconds; None = use the running mean
         self.last_frame = -1
         self._runtime_frames_sum = 0.0
         self._count = 0
 
     @property
     def mean_runtime_frames(self) -> float:
+        if self.expected_runtime is not None:
+            return self.expected_runtime * self.fps
         return self._runtime_frames_sum / self._count if self._count else 0.0
 
     def _exists(self, index: int) -> bool:
@@ -86,7 +92,7 @@ class Scheduler:
             return None
         wait = latest <= self.last_frame or (
             self.policy == "shrinking-tail"
-            and self._count > 0
+            and (self._count > 0 or self.expected_runtime is not None)
             and shrinking_tail_waits(t_free * self.fps, self.mean_runtime_frames)
         )
         if not wait:
@@ -106,13 +112,14 @@ class Scheduler:
 
 
 def run_schedule(
-    process: Callable[[int], float], *, fps: float, num_frames: int, policy: str = "greedy"
+    process: Callable[[int], float], *, fps: float, num_frames: int, policy: str = "greedy",
+    expected_runtime: float | None = None,
 ) -> list[Job]:
     """Simulated timeline: `process(frame_index)` runs the frame and returns its runtime (s).
 
     Time starts at 0 with frame 0 arriving; each call starts when the detector is free.
     """
-    scheduler = Scheduler(fps=fps, num_frames=num_frames, policy=policy)
+    scheduler = Scheduler(fps=fps, num_frames=num_frames, policy=policy, expected_runtime=expected_runtime)
     jobs: list[Job] = []
     t = 0.0
     while True:

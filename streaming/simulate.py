@@ -92,7 +92,8 @@ def simulate_sequence(
             on_job(index)
         return runtime
 
-    jobs = run_schedule(process, fps=fps, num_frames=num_frames, policy=policy)
+    jobs = run_schedule(process, fps=fps, num_frames=num_frames, policy=policy,
+                        expected_runtime=latency.expected_runtime())
     outputs = [
         StreamOutput(job.t_start, job.t_done, job.frame_index, job.runtime, dets)
         for job, (_, dets) in zip(jobs, results)

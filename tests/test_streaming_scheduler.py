@@ -153,3 +153,14 @@ def test_perf_factor_divides_runtimes():
     measured = parse_latency("measured", perf_factor=1.25)
     assert measured.runtime(0.05) == pytest.approx(0.04)
     assert np.isclose(parse_latency("fixed:0.2", perf_factor=1.2).runtime(None), 0.2 / 1.2)
+
+
+def test_shrinking_tail_uses_the_known_mean_runtime_like_the_sap_toolkit() -> None:
+    # fps 4: frame period 0.25 s. One call took 0.3 s (1.2 frames); the latency model's mean is
+    # 0.375 s (1.5 frames). Free at 0.4 s = frame position 1.6, phase 0.6.
+    known = Scheduler(fps=4, num_frames=10, policy="shrinking-tail", expected_runtime=0.375)
+    learned = Scheduler(fps=4, num_frames=10, policy="shrinking-tail")
+    for s in (known, learned):
+        s.finished(0, 0.3)
+    assert known.next_job(0.4) == (2, 0.5)  # 1.5 < floor(0.6 + 1.5) = 2: wait for frame 2
+    assert learned.next_job(0.4) == (1, 0.4)  # 1.2 < floor(0.6 + 1.2) = 1 is false: go now
