@@ -148,13 +148,9 @@ def _main(argv: Sequence[str] | None = None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point: bad input ends with a one-line message instead of a traceback."""
-    from detector.backends.base import BackendUnavailable
+    from detector.cli import run_cli
 
-    try:
-        _main(argv)
-    except (FileNotFoundError, ValueError, BackendUnavailable) as e:
-        raise SystemExit(f"error: {e}") from None
+    run_cli(_main, argv)
 
 
 if __name__ == "__main__":
