@@ -40,3 +40,15 @@ def decode_boxes(raw_xywh: Any, grid_xy: Any, stride: Any) -> Any:
 
     wh = torch.exp(raw_xywh[..., 2:]) * stride
     return torch.cat([xy, wh], dim=-1)
+
+
+def check_input_hw(input_hw: object, *, what: str = "input_size", strides: tuple[int, ...] = STRIDES) -> tuple[int, int]:
+    """The one check of a network input size (H, W): two positive multiples of the largest stride."""
+    step = max(strides)
+    try:
+        h, w = (int(v) for v in input_hw)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise ValueError(f"{what}: expected two integers (H W), got {input_hw!r}") from None
+    if h <= 0 or w <= 0 or h % step or w % step:
+        raise ValueError(f"{what}: {h}x{w} must be positive multiples of {step} (H W)")
+    return h, w

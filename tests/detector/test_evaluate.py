@@ -8,7 +8,7 @@ from data.coco import CocoDataset
 from detector.checkpoint import save_checkpoint
 from detector.evaluate import coco_ap, main as eval_main
 from detector.model import build_model
-from train_toydata import TOY_CLASSES, make_toy_coco
+from tests.support.toy_coco import TOY_CLASSES, make_toy_coco
 
 
 def test_eval_cli_reports_ap_and_per_class(tmp_path, capsys):

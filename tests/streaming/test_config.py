@@ -29,7 +29,7 @@ def test_flags_then_set_override_the_yaml(tmp_path):
 def test_shipped_configs_load():
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[1] / "configs"
+    root = Path(__file__).resolve().parents[2] / "configs"
     for name in ("streaming.yaml", "streaming_latency_budget.yaml"):
         load_config(StreamingConfig, root / name)
     assert load_config(StreamingConfig, root / "streaming.yaml") == StreamingConfig()

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from eval_streaming.sweep import SweepPoint, main, sweep
-from eval_streaming.toy import toy_detections, toy_world
+from tests.support.toy_world import toy_detections, toy_world
 from streaming.log import StreamLog, write_log
 from streaming.simulate import offline_outputs
 

@@ -11,7 +11,7 @@ import pytest
 from eval_streaming.coco_metrics import coco_ap_many, results_array
 from eval_streaming.evaluate import CocoGroundTruth, evaluate_logs, main, submission_records
 from eval_streaming.report import format_report
-from eval_streaming.toy import toy_detections, toy_world
+from tests.support.toy_world import toy_detections, toy_world
 from streaming.latency import parse_latency
 from streaming.log import StreamLog, write_log
 from streaming.simulate import CachedFrames, offline_outputs, simulate_sequence

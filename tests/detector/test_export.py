@@ -17,7 +17,7 @@ from detector.backends.base import BackendUnavailable, ModelFileError, ModelMeta
 from detector.export import export_onnx, main as export_main
 from detector.postprocess import num_anchors
 from detector.preprocess import preprocess_batch
-from detector_infer_common import CLASSES, assert_same_detections, lively_model, make_frames, save_lively_checkpoint
+from tests.support.infer_models import CLASSES, assert_same_detections, lively_model, make_frames, save_lively_checkpoint
 
 SIZE = (224, 256)
 N = num_anchors(SIZE)

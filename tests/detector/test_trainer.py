@@ -14,7 +14,7 @@ from detector.train_config import TrainConfig
 from detector.train_data import AugmentConfig, ImageSource, YOLOXTrainDataset
 from detector.trainer import Trainer
 from detector.trainer_utils import load_init_weights
-from train_toydata import TOY_CLASSES, make_toy_coco
+from tests.support.toy_coco import TOY_CLASSES, make_toy_coco
 
 HW = (64, 96)
 

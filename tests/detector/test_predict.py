@@ -15,7 +15,7 @@ from data.video import VideoWriter
 from detector.api import load_detector
 from detector.model import build_model
 from detector.predict import draw_detections, main as predict_main
-from detector_infer_common import CLASSES, make_frames, save_lively_checkpoint
+from tests.support.infer_models import CLASSES, make_frames, save_lively_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from detector.api import Detector, detector_from_model, load_detector
 from detector.backends.base import ModelFileError
 from detector.checkpoint import save_checkpoint
 from detector.model import build_model
-from detector_infer_common import CLASSES, assert_same_detections, lively_model, make_frames, save_lively_checkpoint
+from tests.support.infer_models import CLASSES, assert_same_detections, lively_model, make_frames, save_lively_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from detector.info import count_gflops, count_params
 from detector.model import build_model
 from detector.zoo import MODEL_ZOO, WeightsUnavailable, resolve_weights
 
-MANIFEST = Path(__file__).resolve().parents[2] / "shared" / "spec" / "yolox_official_state_dicts.json"
+MANIFEST = Path(__file__).resolve().parents[3] / "shared" / "spec" / "yolox_official_state_dicts.json"
 PAPER_GFLOPS = {"yolox_nano": 1.08, "yolox_tiny": 6.45, "yolox_s": 26.8, "yolox_m": 73.8,
                 "yolox_l": 155.6, "yolox_x": 281.9, "yolov3": 185.3}
 
