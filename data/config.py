@@ -5,6 +5,7 @@ Every CLI that takes a config uses these helpers and saves the resolved config i
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from pathlib import Path
@@ -17,6 +18,22 @@ T = TypeVar("T")
 
 class ConfigError(ValueError):
     pass
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML with YAML 1.2's number rule: PyYAML follows YAML 1.1, where `1e-12` and `2e0` (no dot)
+    are strings, so `--set lr_per_image=1e-12` would be refused as "expected a number"."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def parse_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
@@ -106,7 +123,7 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
         if "=" not in item:
             raise ConfigError(f"--set expects key=value, got {item!r}")
         key, raw = item.split("=", 1)
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = parse_yaml(raw) if raw.strip() else ""
         node = data
         parts = key.strip().split(".")
         for part in parts[:-1]:
@@ -124,7 +141,7 @@ def load_config(cls: type[T], path: str | Path | None = None, overrides: list[st
         if not path.is_file():
             raise ConfigError(f"{path}: config file not found")
         try:
-            loaded = yaml.safe_load(path.read_text())
+            loaded = parse_yaml(path.read_text())
         except yaml.YAMLError as e:
             raise ConfigError(f"{path}: not valid YAML ({e.__class__.__name__})") from e
         if loaded is not None and not isinstance(loaded, dict):
