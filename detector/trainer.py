@@ -138,12 +138,21 @@ class Trainer:
 
     # ------------------------------------------------------------- training
     def run(self) -> dict[str, Any]:
+        threads = torch.get_num_threads()
+        try:
+            return self._run()
+        finally:
+            torch.set_num_threads(threads)  # process-wide: do not leak the run's setting to the caller
+
+    def _run(self) -> dict[str, Any]:
         self._setup()
         cfg = self.cfg
         if self.rank == 0:
             self.out.mkdir(parents=True, exist_ok=True)
             save_config(cfg, self.out / "config.yaml")
-        log = MetricsLog(self.out / "metrics.jsonl") if self.rank == 0 else None
+        # A resumed run re-runs the steps after its checkpoint: their old rows go, so none is doubled.
+        resumed_at = self.start_epoch * self.iters_per_epoch + self.start_iter if self.resume_path else None
+        log = MetricsLog(self.out / "metrics.jsonl", resumed_at_iter=resumed_at) if self.rank == 0 else None
         if log is not None and self.init_report is not None:
             log.write({"init_weights": cfg.init_weights, "mismatched": self.init_report["mismatched"],
                        "missing": self.init_report["missing"], "unexpected": self.init_report["unexpected"]}, 0)
@@ -203,10 +212,13 @@ class Trainer:
         evaluated = self.val_set is not None and self.rank == 0 and ((epoch + 1) % cfg.eval_interval == 0 or last)
         if evaluated:
             curr_ap = self._evaluate(epoch, log)
-        self._save("latest_ckpt.pth", epoch=epoch + 1, iteration=0, curr_ap=curr_ap)
         best_missing = not (self.out / "best_ckpt.pth").exists()
-        if (evaluated and (curr_ap > self.best_ap or best_missing)) or (self.val_set is None and last):
-            self.best_ap = max(self.best_ap, curr_ap)
+        is_best = (evaluated and (curr_ap > self.best_ap or best_missing)) or (self.val_set is None and last)
+        # The best AP is updated before latest_ckpt is written: a run resumed from it must know the
+        # best so far, or its next (worse) epoch would replace best_ckpt.
+        self.best_ap = max(self.best_ap, curr_ap)
+        self._save("latest_ckpt.pth", epoch=epoch + 1, iteration=0, curr_ap=curr_ap)
+        if is_best:
             self._save("best_ckpt.pth", epoch=epoch + 1, iteration=0, curr_ap=curr_ap)
         if log is not None:
             plot_loss_curve(self.out / "metrics.jsonl", self.out / "loss_curve.png")

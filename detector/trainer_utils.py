@@ -96,9 +96,14 @@ def slim_checkpoint(src: Path, dst: Path, *, fp16: bool = False) -> Path:
 class MetricsLog:
     """JSON lines in the run folder, mirrored to TensorBoard when it is installed."""
 
-    def __init__(self, path: Path, *, tensorboard: bool = True) -> None:
+    def __init__(self, path: Path, *, tensorboard: bool = True, resumed_at_iter: int | None = None) -> None:
+        """A fresh run starts an empty log; a run resumed at iteration `resumed_at_iter` keeps the
+        rows up to it and drops the later ones, which it is about to write again."""
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        kept = [] if resumed_at_iter is None else [
+            r for r in read_metrics(path) if int(r.get("iter", 0)) <= resumed_at_iter]
+        path.write_text("".join(json.dumps(r) + "\n" for r in kept))
         self._tb = None
         if tensorboard:
             try:

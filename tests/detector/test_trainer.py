@@ -129,3 +129,39 @@ def test_cli_resume_uses_the_runs_config(tmp_path):
     assert train_main(["--resume", str(tmp_path / "run" / "latest_ckpt.pth")]) == 0
     final = _state(tmp_path / "run" / "latest_ckpt.pth")
     assert (final["start_epoch"], final["start_iter"], final["ema"]["updates"]) == (2, 0, 4)
+
+
+class ScriptedAPTrainer(Trainer):
+    """Validation APs given by the test, and a copy of the end-of-epoch-1 latest checkpoint: what
+    is under test is the checkpoint bookkeeping across a resume, not the AP numbers."""
+
+    aps = (0.3, 0.1, 0.2)
+
+    def _evaluate(self, epoch, log):
+        return self.aps[epoch]
+
+    def _save(self, name, **kw):
+        super()._save(name, **kw)
+        if name == "latest_ckpt.pth" and kw["epoch"] == 1 and kw["iteration"] == 0:
+            import shutil
+
+            shutil.copy(self.out / name, self.out / "after_epoch1.pth")
+
+
+def test_resume_keeps_the_best_checkpoint_and_writes_no_duplicate_metrics(tmp_path):
+    import json
+
+    ann, img_dir = make_toy_coco(tmp_path / "d", n_images=12, size=(96, 64), seed=2)
+    cfg = tiny_config(ann, img_dir, val_ann=str(ann), val_images=str(img_dir), eval_interval=1)
+    run = tmp_path / "run"
+    ScriptedAPTrainer(cfg, run).run()
+    assert _state(run / "latest_ckpt.pth")["best_ap"] == 0.3
+    # Resume from the end of epoch 1 (as if killed between epochs): epochs 2 and 3 are worse.
+    threads = torch.get_num_threads()
+    ScriptedAPTrainer(cfg, run, resume=run / "after_epoch1.pth").run()
+    assert torch.get_num_threads() == threads  # the trainer's thread setting does not leak
+    assert _state(run / "best_ckpt.pth")["curr_ap"] == 0.3
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    keys = [(r["iter"], "total_loss" in r) for r in rows]
+    assert len(keys) == len(set(keys)) == 3 * 3  # 3 epochs x 3 iterations, each once (the scripted
+    # evaluation writes no rows)
