@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from detector.blocks import BaseConv, conv_block
-from detector.grid import STRIDES, decode_boxes
+from detector.grid import STRIDES, decode_boxes, torch_grid
 
 PRIOR_PROB = 0.01
 
@@ -64,20 +64,10 @@ class YOLOXHead(nn.Module):
             if not self.training:
                 obj_out, cls_out = obj_out.sigmoid(), cls_out.sigmoid()
             out = torch.cat([reg_out, obj_out, cls_out], dim=1)
-            sizes.append(out.shape[-2:])
+            sizes.append((int(out.shape[-2]), int(out.shape[-1])))
             outputs.append(out.flatten(start_dim=2))
         out = torch.cat(outputs, dim=2).permute(0, 2, 1)
         if self.training or not self.decode_in_inference:
             return out
-        grid, stride = self._grid(sizes, out)
+        grid, stride = torch_grid(sizes, self.strides, dtype=out.dtype, device=out.device)
         return torch.cat([decode_boxes(out[..., :4], grid, stride), out[..., 4:]], dim=-1)
-
-    def _grid(self, sizes: list, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        grids, strides = [], []
-        for (h, w), s in zip(sizes, self.strides):
-            ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-            grids.append(torch.stack([xs, ys], dim=-1).reshape(-1, 2))
-            strides.append(torch.full((h * w,), s))
-        grid = torch.cat(grids).to(like.dtype).to(like.device)
-        stride = torch.cat(strides).to(like.dtype).to(like.device)
-        return grid, stride

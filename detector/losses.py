@@ -7,12 +7,11 @@ negative label are padding. Label assignment is SimOTA (detector.assign).
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from detector.assign import simota_assign
-from detector.grid import STRIDES, decode_boxes, make_grid
+from detector.grid import STRIDES, anchor_centres, decode_boxes, feature_sizes, torch_grid
 
 
 def iou_loss(pred: torch.Tensor, target: torch.Tensor, kind: str = "iou") -> torch.Tensor:
@@ -55,9 +54,7 @@ class YOLOXLoss:
     def grid(self, input_hw: tuple[int, int], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         key = (input_hw[0], input_hw[1], str(device))
         if key not in self._grids:
-            g, s = make_grid(input_hw, self.strides)
-            self._grids[key] = (torch.from_numpy(np.ascontiguousarray(g)).to(device),
-                                torch.from_numpy(np.ascontiguousarray(s)).to(device))
+            self._grids[key] = torch_grid(feature_sizes(input_hw, self.strides), self.strides, device=device)
         return self._grids[key]
 
     def __call__(self, raw: torch.Tensor, targets: torch.Tensor, input_hw: tuple[int, int],
@@ -71,7 +68,7 @@ class YOLOXLoss:
         raw = raw.float()
         boxes = decode_boxes(raw[..., :4], grid_xy, stride)
         obj, cls = raw[..., 4], raw[..., 5:]
-        anchor_xy = (grid_xy + 0.5) * stride[:, None]
+        anchor_xy = anchor_centres(grid_xy, stride)
 
         fg_masks, box_t, cls_t, l1_t = [], [], [], []
         for i in range(b):

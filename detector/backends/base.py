@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from detector.grid import STRIDES
+from detector.grid import STRIDES, anchor_centres, cached_grid
 
 METADATA_VERSION = "1"
 
@@ -193,13 +193,11 @@ def looks_decoded(output: np.ndarray, input_hw: tuple[int, int], strides: tuple[
     raw offsets are small numbers around 0-1 that do not. Correlation with the grid tells them apart
     for trained and random weights alike.
     """
-    from detector.postprocess import _grid
-
-    grid, stride = _grid(tuple(input_hw), tuple(strides))
+    grid, stride = cached_grid(input_hw, strides)
     x = np.asarray(output, dtype=np.float64).reshape(-1, output.shape[-1])[:, 0]
     if x.shape[0] != len(stride):
         return False
-    centres = (grid[:, 0] + 0.5) * stride
+    centres = anchor_centres(grid, stride)[:, 0]
     if np.std(x) < 1e-9:
         return False
     return float(np.corrcoef(x, centres)[0, 1]) > 0.5
