@@ -100,14 +100,6 @@ class Backend:
     max_batch: int | None = None  # a dynamic-batch graph with an upper limit (TensorRT profiles)
     resizable: bool = False  # True when any input size (multiple of 32) can be used
 
-    def set_input_size(self, input_hw: tuple[int, int]) -> None:
-        if tuple(input_hw) == tuple(self.input_size):
-            return
-        if not self.resizable:
-            raise ModelFileError(f"{self.name}: this {self.kind} graph has a fixed input size "
-                                 f"{self.input_size[0]}x{self.input_size[1]}, cannot run at {input_hw[0]}x{input_hw[1]}")
-        self.input_size = (int(input_hw[0]), int(input_hw[1]))
-
     def run(self, batch: np.ndarray) -> Any:
         """float32 [B, 3, H, W] -> head output [B, N, 5 + C] (numpy, or torch for the torch backend)."""
         k = self.fixed_batch or self.max_batch
