@@ -127,16 +127,9 @@ def load_for_export(model_arg: str, *, num_classes: int = 80, random_init: bool 
             model_name=spec.name, classes=default_class_names(num_classes), input_size=spec.input_size,
             legacy=spec.legacy)
     path, zoo_name = resolve_model_path(model_arg)
-    model, ckpt = load_model(path)
-    spec = MODEL_ZOO.get(zoo_name or ckpt.get("model_name") or "")
-    name = zoo_name or ckpt.get("model_name")
-    classes = ckpt.get("classes")
-    meta = ModelMetadata(
-        model_name=path.stem if name in (None, "custom") else str(name),
-        classes=tuple(classes) if classes else default_class_names(model.num_classes),
-        input_size=tuple(ckpt["input_size"]) if ckpt.get("input_size") else (spec.input_size if spec else None),
-        legacy=bool(ckpt.get("legacy", spec.legacy if spec else False)),
-    )
+    model, meta = load_model(path, zoo_name=zoo_name)
+    if meta.classes is None:
+        meta.classes = default_class_names(model.num_classes)
     return model, meta
 
 

@@ -15,6 +15,8 @@ from tqdm import tqdm
 
 from data.coco import CocoDataset
 from data.config import save_config
+from detector.backends.base import ModelMetadata
+from detector.checkpoint import METADATA_KEY
 from detector.ema import ModelEMA, unwrap
 from detector.losses import YOLOXLoss
 from detector.schedule import WarmCosSchedule
@@ -107,11 +109,8 @@ class Trainer:
             "train_model": state_for_save(unwrap(self.model).state_dict(), False),
             "scaler": self.scaler.state_dict(),
             "rng": {"torch": torch.get_rng_state()},
-            "model_name": self.cfg.model,
-            "num_classes": len(self.classes),
-            "classes": list(self.classes),
-            "input_size": list(self.cfg.input_size),
-            "legacy": False,
+            METADATA_KEY: ModelMetadata(model_name=self.cfg.model, classes=self.classes,
+                                        input_size=tuple(self.cfg.input_size), legacy=False).to_strings(),
         }
 
     def _load_resume(self, path: Path) -> None:

@@ -1,12 +1,13 @@
-"""What every inference backend provides, and the metadata exported models carry.
+"""What every inference backend provides, and the metadata model files carry.
 
 A backend turns a preprocessed batch (float32 [B, 3, H, W]) into the head output [B, N, 5 + C]
 (sigmoid scores; boxes decoded or raw as `decoded` says). Everything else - letterboxing,
 thresholds, NMS, class names - lives in detector.api.Detector and is shared by all backends.
 
-Exported graphs (ONNX, OpenVINO, TensorRT) carry `ModelMetadata`; a graph without it (an ONNX
-file from the official YOLOX exporter) gets what the graph itself tells (input size, number of
-classes) and a one-frame probe that tells decoded from raw output.
+Exported graphs (ONNX, OpenVINO, TensorRT) and checkpoints written here (detector.checkpoint)
+carry `ModelMetadata`; a graph without it (an ONNX file from the official YOLOX exporter) gets
+what the graph itself tells (input size, number of classes) and a one-frame probe that tells
+decoded from raw output; a checkpoint without it (an official release) gets its zoo entry's.
 """
 from __future__ import annotations
 
@@ -20,6 +21,8 @@ import numpy as np
 from detector.grid import STRIDES, anchor_centres, cached_grid
 
 METADATA_VERSION = "1"
+# The size a model runs at when neither the caller, its file nor the zoo says otherwise.
+DEFAULT_INPUT_SIZE = (640, 640)
 
 
 class ModelFileError(ValueError):
@@ -145,7 +148,7 @@ class GraphBackend(Backend):
                                      f"cannot run at {input_size[0]}x{input_size[1]}")
             self.input_size, self.resizable = fixed, False
         else:
-            size = input_size or meta.input_size or (640, 640)
+            size = input_size or meta.input_size or DEFAULT_INPUT_SIZE
             self.input_size, self.resizable = (int(size[0]), int(size[1])), True
         self.legacy = bool(legacy if legacy is not None else (meta.legacy or False))
         self.classes = meta.classes

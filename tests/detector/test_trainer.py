@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from data.coco import CocoDataset
-from detector.checkpoint import load_model, save_checkpoint
+from detector.checkpoint import load_model, read_metadata, save_checkpoint
 from detector.losses import YOLOXLoss
 from detector.model import build_model
 from detector.train import main as train_main
@@ -82,9 +82,10 @@ def test_resume_matches_uninterrupted_run(tmp_path):
         assert torch.allclose(sa[k]["momentum_buffer"], sb[k]["momentum_buffer"], atol=1e-5, rtol=1e-4)
     assert [g["lr"] for g in a["optimizer"]["param_groups"]] == [g["lr"] for g in b["optimizer"]["param_groups"]]
     # Official layout and metadata; the EMA weights load as an inference model.
-    assert a["classes"] == list(TOY_CLASSES) and a["input_size"] == list(HW) and a["legacy"] is False
+    recorded = read_metadata(a, source="latest_ckpt.pth")
+    assert recorded.classes == TOY_CLASSES and recorded.input_size == tuple(HW) and recorded.legacy is False
     model, meta = load_model(tmp_path / "full" / "best_weights.pth")
-    assert model.num_classes == 3 and meta["model_name"] == "yolox_nano"
+    assert model.num_classes == 3 and meta.model_name == "yolox_nano"
     assert (tmp_path / "full" / "config.yaml").is_file() and (tmp_path / "full" / "loss_curve.png").is_file()
 
 
