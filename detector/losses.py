@@ -13,6 +13,8 @@ import torch.nn.functional as F
 from detector.assign import simota_assign
 from detector.grid import STRIDES, anchor_centres, decode_boxes, feature_sizes, torch_grid
 
+IOU_TYPES = ("iou", "giou")
+
 
 def iou_loss(pred: torch.Tensor, target: torch.Tensor, kind: str = "iou") -> torch.Tensor:
     """Per-box loss for (F,4) cx,cy,w,h boxes: "iou" = 1 - IoU^2 (official), "giou" = 1 - GIoU."""
@@ -29,7 +31,7 @@ def iou_loss(pred: torch.Tensor, target: torch.Tensor, kind: str = "iou") -> tor
         area_c = enclose[:, 0] * enclose[:, 1]
         giou = iou - (area_c - union) / area_c.clamp(min=1e-16)
         return 1 - giou.clamp(min=-1.0, max=1.0)
-    raise ValueError(f"unknown IoU loss type {kind!r} (expected 'iou' or 'giou')")
+    raise ValueError(f"unknown IoU loss type {kind!r} (expected one of {', '.join(IOU_TYPES)})")
 
 
 def l1_targets(gt_cxcywh: torch.Tensor, grid_xy: torch.Tensor, stride: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:

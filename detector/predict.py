@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Sequence
 
 import cv2
 import numpy as np
 
+from data.cli import run_command
 from data.detections import Detections
 from data.video import IMAGE_SUFFIXES, ImageFolderSource, VideoSource, VideoWriter
 from detector.draw import draw_detections
@@ -78,7 +80,8 @@ def predict_video(detector, path: Path, save: Path) -> tuple[dict[str, Detection
     return results, source.skipped, out_path
 
 
-def _main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
+    """The command; bad input raises ValueError / OSError (exit 2 under run_command)."""
     from detector.api import DEMO_CONF_THRESH, DEMO_NMS_THRESH, load_detector
 
     ap = argparse.ArgumentParser(description="Draw YOLOX detections on images or a video.")
@@ -113,7 +116,7 @@ def _main(argv: Sequence[str] | None = None) -> None:
         results, skipped, out_path = predict_video(detector, src, args.save)
         written = f"{out_path} ({len(results)} frames)"
     else:
-        raise SystemExit(f"{src}: no such image, folder or video")
+        raise FileNotFoundError(f"{src}: no such image, folder or video")
     if args.json:
         payload = {"model": detector.name, "classes": list(detector.classes),
                    "frames": {k: v.to_dict() for k, v in results.items()}}
@@ -123,11 +126,5 @@ def _main(argv: Sequence[str] | None = None) -> None:
     print(f"{detector!r}: {total} detections; wrote {written}{note}")
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    from detector.cli import run_cli
-
-    run_cli(_main, argv)
-
-
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command(main))

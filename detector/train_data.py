@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from data.boxes import xyxy_to_cxcywh
 from detector.augment import filter_small, hsv_jitter, mixup, random_hflip
+from detector.grid import STRIDES
 from detector.mosaic import mosaic
 from detector.preprocess import letterbox_image, letterbox_ratio
 
@@ -173,12 +174,13 @@ def iters_per_epoch(n_images: int, batch_size: int, world: int = 1) -> int:
 
 
 def random_input_size(base_hw: tuple[int, int], step: int, *, seed: int, multiscale_range: int) -> tuple[int, int]:
-    """Multi-scale training size for global step `step`: a multiple of 32 within
-    +- `multiscale_range` x 32 of the base height, width keeping the base aspect ratio."""
+    """Multi-scale training size for global step `step`: a multiple of the largest stride (32)
+    within +- `multiscale_range` x 32 of the base height, width keeping the base aspect ratio."""
     if multiscale_range <= 0:
         return tuple(base_hw)
     rng = np.random.default_rng((seed, 7919, step))
-    base = base_hw[0] // 32
+    unit = max(STRIDES)
+    base = base_hw[0] // unit
     f = int(rng.integers(max(base - multiscale_range, 1), base + multiscale_range + 1))
     aspect = base_hw[1] / base_hw[0]
-    return 32 * f, 32 * max(int(round(f * aspect)), 1)
+    return unit * f, unit * max(int(round(f * aspect)), 1)

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from data.cli import run_command
 from data.detections import Detections
 from data.video import VideoWriter
 from detector.api import load_detector
@@ -45,17 +46,18 @@ def test_predict_folder_skips_bad_images_and_writes_json(ckpt: Path, tmp_path: P
         assert annotated.shape == make_frames()[i].shape and (annotated != make_frames()[i]).any()
 
 
-def test_predict_single_image_and_errors(ckpt: Path, tmp_path: Path) -> None:
+def test_predict_single_image_and_errors(ckpt: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     image = tmp_path / "one.jpg"
     cv2.imwrite(str(image), make_frames()[1])
     predict_main(["--model", str(ckpt), "--source", str(image), "--save", str(tmp_path / "o"), "--conf", "0.5"])
     assert (tmp_path / "o" / "one.jpg").is_file()
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"junk")
-    with pytest.raises(SystemExit, match="bad.png: not a readable image"):
-        predict_main(["--model", str(ckpt), "--source", str(bad), "--save", str(tmp_path / "o")])
-    with pytest.raises(SystemExit, match="missing.pth: model file not found"):
-        predict_main(["--model", str(tmp_path / "missing.pth"), "--source", str(image), "--save", str(tmp_path)])
+    assert run_command(predict_main, ["--model", str(ckpt), "--source", str(bad), "--save", str(tmp_path / "o")]) == 2
+    assert "bad.png: not a readable image" in capsys.readouterr().err
+    missing = ["--model", str(tmp_path / "missing.pth"), "--source", str(image), "--save", str(tmp_path)]
+    assert run_command(predict_main, missing) == 2
+    assert "missing.pth: model file not found" in capsys.readouterr().err
 
 
 def test_predict_video_writes_annotated_mp4(ckpt: Path, tmp_path: Path) -> None:

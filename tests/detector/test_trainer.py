@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from data.cli import run_command
 from data.coco import CocoDataset
 from detector.checkpoint import load_model, read_metadata, save_checkpoint
 from detector.losses import YOLOXLoss
@@ -108,15 +109,15 @@ def test_finetune_from_other_class_count_loads_all_but_classifier(tmp_path):
 def test_cli_with_init_weights_and_overrides(tmp_path, capsys):
     ann, img_dir = make_toy_coco(tmp_path / "d", n_images=6, size=(96, 64), seed=4)
     save_checkpoint(tmp_path / "w80.pth", build_model("yolox_nano", num_classes=80))
-    rc = train_main(["--set", "model=yolox_nano", "--set", f"train_ann={ann}", "--set", f"train_images={img_dir}",
-                     "--set", f"val_ann={ann}", "--set", f"val_images={img_dir}", "--set", "input_size=[64, 96]",
-                     "--set", "epochs=1", "--set", "batch_size=2", "--set", "max_iters_per_epoch=2",
-                     "--set", "num_workers=0", "--set", f"init_weights={tmp_path / 'w80.pth'}",
-                     "--out", str(tmp_path / "run")])
+    rc = run_command(train_main, [
+        "--set", "model=yolox_nano", "--set", f"train_ann={ann}", "--set", f"train_images={img_dir}",
+        "--set", f"val_ann={ann}", "--set", f"val_images={img_dir}", "--set", "input_size=[64, 96]",
+        "--set", "epochs=1", "--set", "batch_size=2", "--set", "max_iters_per_epoch=2",
+        "--set", "num_workers=0", "--set", f"init_weights={tmp_path / 'w80.pth'}", "--out", str(tmp_path / "run")])
     assert rc == 0
     log = (tmp_path / "run" / "metrics.jsonl").read_text()
     assert "head.cls_preds.0.weight" in log and '"ap"' in log
-    assert train_main(["--set", "epochs=oops"]) == 2
+    assert run_command(train_main, ["--set", "epochs=oops"]) == 2
 
 
 def test_cli_resume_uses_the_runs_config(tmp_path):
@@ -125,8 +126,8 @@ def test_cli_resume_uses_the_runs_config(tmp_path):
               "--set", "input_size=[64, 96]", "--set", "epochs=2", "--set", "batch_size=2",
               "--set", "max_iters_per_epoch=2", "--set", "num_workers=0", "--set", "warmup_epochs=1",
               "--set", "no_aug_epochs=1"]
-    assert train_main([*common, "--set", "stop_after_iters=3", "--out", str(tmp_path / "run")]) == 0
+    assert run_command(train_main, [*common, "--set", "stop_after_iters=3", "--out", str(tmp_path / "run")]) == 0
     assert _state(tmp_path / "run" / "latest_ckpt.pth")["start_iter"] == 1
-    assert train_main(["--resume", str(tmp_path / "run" / "latest_ckpt.pth")]) == 0
+    assert run_command(train_main, ["--resume", str(tmp_path / "run" / "latest_ckpt.pth")]) == 0
     final = _state(tmp_path / "run" / "latest_ckpt.pth")
     assert (final["start_epoch"], final["start_iter"], final["ema"]["updates"]) == (2, 0, 4)
