@@ -82,9 +82,9 @@ class Detector:
         return preprocess_batch(frames, self.input_size, legacy=self.legacy)
 
     def __call__(self, frames: Sequence[np.ndarray]) -> list[Detections]:
-        batch, ratios, sizes = self.preprocess(frames)
+        batch, ratios, image_hws = self.preprocess(frames)
         out = self.backend.run(batch)
-        return postprocess(out, input_hw=self.input_size, ratios=ratios, image_sizes=sizes,
+        return postprocess(out, input_hw=self.input_size, ratios=ratios, image_sizes=image_hws,
                            decoded=self.backend.decoded, conf_thresh=self.conf_thresh,
                            nms_thresh=self.nms_thresh, max_det=self.max_det, multi_label=self.multi_label,
                            class_agnostic=self.class_agnostic, strides=self.backend.strides)

@@ -172,15 +172,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         meta.classes = tuple(names)
     if args.legacy is not None:
         meta.legacy = True
-    size = check_input_hw(args.input_size or meta.input_size or DEFAULT_INPUT_SIZE, what="--input-size")
-    meta.input_size = size
+    input_hw = check_input_hw(args.input_size or meta.input_size or DEFAULT_INPUT_SIZE, what="--input-size")
+    meta.input_size = input_hw
     out = args.output
     if args.format == "onnx":
-        export_onnx(model, out, input_size=size, metadata=meta, decode=args.decode,
+        export_onnx(model, out, input_size=input_hw, metadata=meta, decode=args.decode,
                     dynamic_batch=args.dynamic_batch, opset=args.opset)
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            onnx_path = export_onnx(model, Path(tmp) / "model.onnx", input_size=size, metadata=meta,
+            onnx_path = export_onnx(model, Path(tmp) / "model.onnx", input_size=input_hw, metadata=meta,
                                     decode=args.decode, dynamic_batch=args.dynamic_batch, opset=args.opset)
             if args.format == "openvino":
                 export_openvino(onnx_path, out, fp16=args.fp16)
@@ -189,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
                 meta.decoded = args.decode
                 build_engine(onnx_path, out, fp16=True, max_batch=args.max_batch, metadata=meta.to_strings())
-    print(f"wrote {out} ({args.format}, {meta.model_name}, {size[0]}x{size[1]}, "
+    print(f"wrote {out} ({args.format}, {meta.model_name}, {input_hw[0]}x{input_hw[1]}, "
           f"{'decoded' if args.decode else 'raw'} boxes, {model.num_classes} classes)")
 
 

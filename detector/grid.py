@@ -13,13 +13,13 @@ import numpy as np
 STRIDES: tuple[int, ...] = (8, 16, 32)
 
 
-def feature_sizes(input_hw: tuple[int, int], strides: tuple[int, ...] = STRIDES) -> list[tuple[int, int]]:
+def feature_hws(input_hw: tuple[int, int], strides: tuple[int, ...] = STRIDES) -> list[tuple[int, int]]:
     """(H / s, W / s) of each level for an input size that is a multiple of the largest stride."""
     h, w = input_hw
     return [(h // s, w // s) for s in strides]
 
 
-def grid_from_feature_sizes(feature_hw: Sequence[tuple[int, int]], strides: tuple[int, ...] = STRIDES
+def grid_from_feature_hws(feature_hw: Sequence[tuple[int, int]], strides: tuple[int, ...] = STRIDES
                             ) -> tuple[np.ndarray, np.ndarray]:
     """The one anchor-grid builder: per level (h, w) and stride -> grid cell coordinates (N, 2) as
     (x, y) and the stride of each anchor (N,), float32, N = sum of h * w."""
@@ -33,12 +33,12 @@ def grid_from_feature_sizes(feature_hw: Sequence[tuple[int, int]], strides: tupl
 
 def make_grid(input_hw: tuple[int, int], strides: tuple[int, ...] = STRIDES) -> tuple[np.ndarray, np.ndarray]:
     """Grid cell coordinates (N, 2) as (x, y) and the stride of each anchor (N,), float32."""
-    return grid_from_feature_sizes(feature_sizes(input_hw, strides), strides)
+    return grid_from_feature_hws(feature_hws(input_hw, strides), strides)
 
 
 @lru_cache(maxsize=32)
 def _cached_grid(feature_hw: tuple[tuple[int, int], ...], strides: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    grid, stride = grid_from_feature_sizes(feature_hw, strides)
+    grid, stride = grid_from_feature_hws(feature_hw, strides)
     grid.setflags(write=False)
     stride.setflags(write=False)
     return grid, stride
@@ -46,21 +46,21 @@ def _cached_grid(feature_hw: tuple[tuple[int, int], ...], strides: tuple[int, ..
 
 def cached_grid(input_hw: tuple[int, int], strides: tuple[int, ...] = STRIDES) -> tuple[np.ndarray, np.ndarray]:
     """`make_grid` built once per size (read-only arrays): post-processing asks for it every frame."""
-    sizes = tuple((int(h), int(w)) for h, w in feature_sizes((int(input_hw[0]), int(input_hw[1])), strides))
-    return _cached_grid(sizes, tuple(strides))
+    level_hw = tuple((int(h), int(w)) for h, w in feature_hws((int(input_hw[0]), int(input_hw[1])), strides))
+    return _cached_grid(level_hw, tuple(strides))
 
 
 def torch_grid(feature_hw: Sequence[tuple[int, int]], strides: tuple[int, ...] = STRIDES, *,
                dtype: Any = None, device: Any = None) -> tuple[Any, Any]:
-    """`grid_from_feature_sizes` as torch tensors (grid (N, 2), stride (N,)) of `dtype` on `device`.
+    """`grid_from_feature_hws` as torch tensors (grid (N, 2), stride (N,)) of `dtype` on `device`.
 
     The grid comes from numpy, so inside a traced or exported graph it is a constant of the
     traced input size, as it was when the head built it with torch ops on static shapes.
     """
     import torch
 
-    sizes = tuple((int(h), int(w)) for h, w in feature_hw)
-    grid, stride = _cached_grid(sizes, tuple(strides))
+    level_hw = tuple((int(h), int(w)) for h, w in feature_hw)
+    grid, stride = _cached_grid(level_hw, tuple(strides))
     return (torch.tensor(grid, dtype=dtype, device=device), torch.tensor(stride, dtype=dtype, device=device))
 
 

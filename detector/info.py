@@ -56,15 +56,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = ap.parse_args(argv)
     if args.model in MODEL_ZOO:
         model, name = build_model(args.model, num_classes=args.num_classes), args.model
-        size = args.input_size or MODEL_ZOO[args.model].input_size
+        input_hw = args.input_size or MODEL_ZOO[args.model].input_size
     else:
         model, meta = load_model(Path(args.model))
         name = str(meta.model_name)
-        size = args.input_size or meta.input_size or DEFAULT_INPUT_SIZE
-    size = check_input_hw(size, what="--input-size")
+        input_hw = args.input_size or meta.input_size or DEFAULT_INPUT_SIZE
+    input_hw = check_input_hw(input_hw, what="--input-size")
     print(f"{'model':<14}{'classes':>8}{'input':>11}{'params (M)':>12}{'GFLOPs':>9}")
-    print(f"{name:<14}{model.num_classes:>8}{f'{size[0]}x{size[1]}':>11}"
-          f"{count_params(model) / 1e6:>12.2f}{count_gflops(model, size):>9.2f}")
+    print(f"{name:<14}{model.num_classes:>8}{f'{input_hw[0]}x{input_hw[1]}':>11}"
+          f"{count_params(model) / 1e6:>12.2f}{count_gflops(model, input_hw):>9.2f}")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from detector.assign import simota_assign
-from detector.grid import STRIDES, anchor_centres, decode_boxes, feature_sizes, torch_grid
+from detector.grid import STRIDES, anchor_centres, decode_boxes, feature_hws, torch_grid
 
 IOU_TYPES = ("iou", "giou")
 
@@ -56,7 +56,7 @@ class YOLOXLoss:
     def grid(self, input_hw: tuple[int, int], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         key = (input_hw[0], input_hw[1], str(device))
         if key not in self._grids:
-            self._grids[key] = torch_grid(feature_sizes(input_hw, self.strides), self.strides, device=device)
+            self._grids[key] = torch_grid(feature_hws(input_hw, self.strides), self.strides, device=device)
         return self._grids[key]
 
     def __call__(self, raw: torch.Tensor, targets: torch.Tensor, input_hw: tuple[int, int],

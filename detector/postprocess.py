@@ -20,7 +20,7 @@ import numpy as np
 
 from data.boxes import cxcywh_to_xyxy
 from data.detections import Detections
-from detector.grid import STRIDES, cached_grid, decode_boxes, feature_sizes, torch_grid
+from detector.grid import STRIDES, cached_grid, decode_boxes, feature_hws, torch_grid
 from detector.preprocess import unletterbox_boxes
 
 # Evaluation thresholds (COCO AP wants the low-score tail); demo ones are set in load_detector.
@@ -43,7 +43,7 @@ def decode_outputs(outputs: Any, input_hw: tuple[int, int], strides: tuple[int, 
         return np.concatenate([boxes, outputs[..., 4:]], axis=-1)
     import torch
 
-    g, s = torch_grid(feature_sizes(input_hw, strides), strides, dtype=outputs.dtype, device=outputs.device)
+    g, s = torch_grid(feature_hws(input_hw, strides), strides, dtype=outputs.dtype, device=outputs.device)
     return torch.cat([decode_boxes(outputs[..., :4], g, s), outputs[..., 4:]], dim=-1)
 
 

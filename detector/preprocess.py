@@ -92,12 +92,12 @@ def preprocess_batch(frames: Sequence[np.ndarray], input_hw: tuple[int, int], *,
         raise FrameError("expected at least one frame, got an empty list")
     batch = np.empty((len(frames), 3, int(input_hw[0]), int(input_hw[1])), dtype=np.float32)
     ratios = np.empty(len(frames), dtype=np.float64)
-    sizes = []
+    image_hws = []
     for i, frame in enumerate(frames):
         check_frame(frame, index=i)
         _, ratios[i] = preprocess_frame(frame, input_hw, legacy=legacy, out=batch[i])
-        sizes.append((int(frame.shape[0]), int(frame.shape[1])))
-    return batch, ratios, sizes
+        image_hws.append((int(frame.shape[0]), int(frame.shape[1])))
+    return batch, ratios, image_hws
 
 
 def unletterbox_boxes(boxes_xyxy: np.ndarray, ratio: float, image_hw: tuple[int, int]) -> np.ndarray:
