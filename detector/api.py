@@ -18,6 +18,7 @@ import numpy as np
 from data.classes import ARGOVERSE_HD_CLASSES, COCO_CLASSES
 from data.detections import Detections
 from detector.backends.base import Backend, ModelFileError, check_model_path
+from detector.grid import check_input_hw
 from detector.postprocess import decode_outputs, postprocess
 from detector.preprocess import preprocess_batch
 
@@ -81,9 +82,9 @@ class Detector:
         return preprocess_batch(frames, self.input_size, legacy=self.legacy)
 
     def __call__(self, frames: Sequence[np.ndarray]) -> list[Detections]:
-        batch, ratios, sizes = self.preprocess(frames)
+        batch, ratios, image_hws = self.preprocess(frames)
         out = self.backend.run(batch)
-        return postprocess(out, input_hw=self.input_size, ratios=ratios, image_sizes=sizes,
+        return postprocess(out, input_hw=self.input_size, ratios=ratios, image_sizes=image_hws,
                            decoded=self.backend.decoded, conf_thresh=self.conf_thresh,
                            nms_thresh=self.nms_thresh, max_det=self.max_det, multi_label=self.multi_label,
                            class_agnostic=self.class_agnostic, strides=self.backend.strides)
@@ -104,16 +105,6 @@ class Detector:
                 f"conf={self.conf_thresh}, nms={self.nms_thresh})")
 
 
-def _check_input_size(input_size: Sequence[int] | None, strides: tuple[int, ...] = (8, 16, 32)) -> tuple[int, int] | None:
-    if input_size is None:
-        return None
-    h, w = (int(v) for v in input_size)
-    step = max(strides)
-    if h <= 0 or w <= 0 or h % step or w % step:
-        raise ValueError(f"input_size must be positive multiples of {step}, got {h}x{w}")
-    return h, w
-
-
 def resolve_model_path(path_or_name: str | Path) -> tuple[Path, str | None]:
     """(file, zoo name or None): an existing path wins; a zoo name resolves to its cached weights."""
     path = Path(path_or_name)
@@ -131,7 +122,7 @@ def resolve_model_path(path_or_name: str | Path) -> tuple[Path, str | None]:
 def load_backend(path_or_name: str | Path, *, input_size: Sequence[int] | None = None, device: str = "cpu",
                  fuse: bool = True, legacy: bool | None = None, decoded: bool | None = None,
                  threads: int | None = None, half: bool = False) -> Backend:
-    size = _check_input_size(input_size)
+    size = check_input_hw(input_size) if input_size is not None else None
     path, zoo_name = resolve_model_path(path_or_name)
     kind = BACKEND_BY_SUFFIX.get(path.suffix.lower())
     if kind is None:
@@ -165,7 +156,8 @@ def load_detector(path_or_name: str | Path, *, conf_thresh: float = DEMO_CONF_TH
                   class_agnostic: bool = False, half: bool = False) -> Detector:
     """A ready detector for a model file or zoo name.
 
-    Defaults are demo thresholds; use conf_thresh=0.01, nms_thresh=0.65 for COCO-style AP.
+    Defaults are demo thresholds; use detector.postprocess.EVAL_CONF_THRESH and
+    EVAL_NMS_THRESH for COCO-style AP.
     input_size (H, W): for .pth any multiple of 32 (default: checkpoint / zoo size); for exported
     graphs it must match a fixed graph. legacy / decoded: None = from the file's metadata (legacy
     False and a probe for decoded when the file has none, like official ONNX exports).
@@ -184,6 +176,6 @@ def detector_from_model(model: Any, *, input_size: Sequence[int], name: str = "m
     """A Detector around an in-memory YOLOX module (e.g. during training); `fuse` modifies it in place."""
     from detector.backends.torch_backend import TorchBackend
 
-    size = _check_input_size(input_size)
+    size = check_input_hw(input_size)
     backend = TorchBackend(model, name=name, input_size=size, device=device, fuse=fuse, legacy=legacy)
     return Detector(backend, class_names=class_names, **thresholds)

@@ -12,8 +12,7 @@ import cv2
 import numpy as np
 
 from data.boxes import clip_xyxy
-
-PAD_VALUE = 114
+from detector.preprocess import PAD_VALUE, letterbox_image
 
 
 def hsv_jitter(img: np.ndarray, rng: np.random.Generator, *, hgain: float = 5.0, sgain: float = 30.0,
@@ -40,21 +39,6 @@ def random_hflip(img: np.ndarray, boxes: np.ndarray, rng: np.random.Generator,
     if rng.random() < prob:
         return hflip(img, boxes)
     return img, boxes
-
-
-def letterbox(img: np.ndarray, input_hw: tuple[int, int], pad_value: int = PAD_VALUE) -> tuple[np.ndarray, float]:
-    """Resize by r = min(H/h, W/w) (bilinear) and paste top-left on a `pad_value` canvas.
-
-    Same geometry as detector.preprocess (inference); kept here in numpy-only form so that
-    dataloader workers do not import the inference stack.
-    """
-    h, w = img.shape[:2]
-    r = min(input_hw[0] / h, input_hw[1] / w)
-    nh, nw = max(int(h * r), 1), max(int(w * r), 1)
-    canvas = np.full((input_hw[0], input_hw[1], 3), pad_value, dtype=np.uint8)
-    resized = cv2.resize(img, (nw, nh), interpolation=cv2.INTER_LINEAR) if (nh, nw) != (h, w) else img
-    canvas[:nh, :nw] = resized
-    return canvas, r
 
 
 def affine_matrix(rng: np.random.Generator, *, out_hw: tuple[int, int], degrees: float, translate: float,
@@ -130,7 +114,7 @@ def mixup(img: np.ndarray, boxes: np.ndarray, labels: np.ndarray, other: np.ndar
     flipped, and randomly cropped back to this size."""
     h, w = img.shape[:2]
     jitter = rng.uniform(scale[0], scale[1])
-    base, r = letterbox(other, (h, w))
+    base, r = letterbox_image(other, (h, w))
     jh, jw = max(int(h * jitter), 1), max(int(w * jitter), 1)
     big = cv2.resize(base, (jw, jh), interpolation=cv2.INTER_LINEAR)
     ob = other_boxes * r * np.array([jw / w, jh / h, jw / w, jh / h], dtype=np.float32)

@@ -1,4 +1,17 @@
-"""Backbones: CSPDarknet (YOLOX family) and Darknet-53 with SPP (the YOLOv3 baseline)."""
+"""Backbones: CSPDarknet (YOLOX family) and Darknet-53 with SPP (the YOLOv3 baseline).
+
+Shapes (B images, input H x W a multiple of 32; w = width multiplier, channels int(64 w) x 2^k):
+
+    input               [B, 3, H, W]  BGR 0-255 (or normalised RGB for legacy weights)
+    stem                [B, 64w, H/2, W/2]
+    dark2               [B, 128w, H/4, W/4]
+    dark3 (stride 8)    [B, 256w, H/8, W/8]      -> output 0
+    dark4 (stride 16)   [B, 512w, H/16, W/16]    -> output 1
+    dark5 (stride 32)   [B, 1024w, H/32, W/32]   -> output 2
+
+Darknet-53 follows the same table with w = 1, except that its dark5 ends in the SPP block's
+1x1 reduction to 512 channels: outputs 256 / 512 / 512 channels. `out_channels` holds the three.
+"""
 from __future__ import annotations
 
 import torch
@@ -8,7 +21,11 @@ from detector.blocks import BaseConv, CSPLayer, Focus, ResLayer, SPPBottleneck, 
 
 
 class _FiveStageBackbone(nn.Module):
-    """stem -> dark2 ... dark5; returns the stride 8/16/32 maps (dark3, dark4, dark5)."""
+    """stem -> dark2 ... dark5; returns the stride 8/16/32 maps (dark3, dark4, dark5).
+
+    forward: images [B, 3, H, W] -> (dark3 [B, C3, H/8, W/8], dark4 [B, C4, H/16, W/16],
+    dark5 [B, C5, H/32, W/32]) with (C3, C4, C5) = `out_channels`.
+    """
 
     stem: nn.Module
     dark2: nn.Module
@@ -25,7 +42,10 @@ class _FiveStageBackbone(nn.Module):
 
 
 class CSPDarknet(_FiveStageBackbone):
-    """The YOLOX backbone: Focus stem, CSP stages, SPP before the last stage."""
+    """The YOLOX backbone: Focus stem, CSP stages, SPP before the last stage.
+
+    out_channels = (256w, 512w, 1024w) at strides 8/16/32, computed as int(64w) x 4 / 8 / 16.
+    """
 
     def __init__(self, *, depth: float, width: float, depthwise: bool = False, act: str = "silu") -> None:
         super().__init__()
@@ -72,7 +92,10 @@ def _spp_block(in_channels: int, mid: int, wide: int) -> list[nn.Module]:
 
 
 class Darknet53(_FiveStageBackbone):
-    """Darknet-53 as in the YOLOv3 baseline of the YOLOX paper (SPP on the last stage)."""
+    """Darknet-53 as in the YOLOv3 baseline of the YOLOX paper (SPP on the last stage).
+
+    out_channels = (256, 512, 512) at strides 8/16/32 (with the default 32-channel stem).
+    """
 
     BLOCKS = (2, 8, 8, 4)
 

@@ -19,6 +19,7 @@ import argparse
 import copy
 import json
 import logging
+import sys
 import tempfile
 import warnings
 from pathlib import Path
@@ -26,9 +27,12 @@ from typing import Sequence
 
 import torch
 
-from detector.backends.base import ModelMetadata
+from data.cli import run_command
+from detector.backends.base import DEFAULT_INPUT_SIZE, ModelMetadata
+from detector.grid import check_input_hw
 
 DYNAMO_MIN_OPSET = 18
+EXPORT_FORMATS = ("onnx", "openvino", "engine")  # --format; "engine" is TensorRT
 
 
 def export_onnx(model: torch.nn.Module, output: str | Path, *, input_size: tuple[int, int],
@@ -43,7 +47,7 @@ def export_onnx(model: torch.nn.Module, output: str | Path, *, input_size: tuple
     if fuse and hasattr(model, "fuse"):
         model.fuse()
     model.head.decode_in_inference = bool(decode)
-    h, w = (int(v) for v in input_size)
+    h, w = check_input_hw(input_size)
     dummy = torch.zeros(1, 3, h, w)
     opset = DYNAMO_MIN_OPSET if opset is None else int(opset)
     use_dynamo = opset >= DYNAMO_MIN_OPSET
@@ -121,29 +125,23 @@ def load_for_export(model_arg: str, *, num_classes: int = 80, random_init: bool 
 
     if random_init:
         if model_arg not in MODEL_ZOO:
-            raise SystemExit(f"--random-init needs a zoo name ({', '.join(MODEL_ZOO)}), got {model_arg!r}")
+            raise ValueError(f"--random-init needs a zoo name ({', '.join(MODEL_ZOO)}), got {model_arg!r}")
         spec = MODEL_ZOO[model_arg]
         return build_model(model_arg, num_classes=num_classes), ModelMetadata(
             model_name=spec.name, classes=default_class_names(num_classes), input_size=spec.input_size,
             legacy=spec.legacy)
     path, zoo_name = resolve_model_path(model_arg)
-    model, ckpt = load_model(path)
-    spec = MODEL_ZOO.get(zoo_name or ckpt.get("model_name") or "")
-    name = zoo_name or ckpt.get("model_name")
-    classes = ckpt.get("classes")
-    meta = ModelMetadata(
-        model_name=path.stem if name in (None, "custom") else str(name),
-        classes=tuple(classes) if classes else default_class_names(model.num_classes),
-        input_size=tuple(ckpt["input_size"]) if ckpt.get("input_size") else (spec.input_size if spec else None),
-        legacy=bool(ckpt.get("legacy", spec.legacy if spec else False)),
-    )
+    model, meta = load_model(path, zoo_name=zoo_name)
+    if meta.classes is None:
+        meta.classes = default_class_names(model.num_classes)
     return model, meta
 
 
-def _main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
+    """The command; bad input raises ValueError / OSError / ImportError (exit 2 under run_command)."""
     ap = argparse.ArgumentParser(description="Export a YOLOX model to ONNX / OpenVINO / TensorRT.")
     ap.add_argument("--model", required=True, help="zoo name (yolox_s, ...) or a .pth checkpoint")
-    ap.add_argument("--format", choices=["onnx", "openvino", "engine"], default="onnx")
+    ap.add_argument("--format", choices=EXPORT_FORMATS, default=EXPORT_FORMATS[0])
     ap.add_argument("--output", required=True, type=Path, help=".onnx / .xml / .engine file to write")
     ap.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=None)
     ap.add_argument("--decode", action="store_true", help="decode boxes in the graph (default: raw, as official)")
@@ -170,21 +168,19 @@ def _main(argv: Sequence[str] | None = None) -> None:
     if args.classes:
         names = json.loads(Path(args.classes).read_text())
         if len(names) != model.num_classes:
-            raise SystemExit(f"{args.classes}: {len(names)} class names but the model has {model.num_classes} classes")
+            raise ValueError(f"{args.classes}: {len(names)} class names but the model has {model.num_classes} classes")
         meta.classes = tuple(names)
     if args.legacy is not None:
         meta.legacy = True
-    size = tuple(args.input_size) if args.input_size else (meta.input_size or (640, 640))
-    if size[0] % 32 or size[1] % 32:
-        raise SystemExit(f"--input-size must be multiples of 32, got {size[0]}x{size[1]}")
-    meta.input_size = size
+    input_hw = check_input_hw(args.input_size or meta.input_size or DEFAULT_INPUT_SIZE, what="--input-size")
+    meta.input_size = input_hw
     out = args.output
     if args.format == "onnx":
-        export_onnx(model, out, input_size=size, metadata=meta, decode=args.decode,
+        export_onnx(model, out, input_size=input_hw, metadata=meta, decode=args.decode,
                     dynamic_batch=args.dynamic_batch, opset=args.opset)
     else:
         with tempfile.TemporaryDirectory() as tmp:
-            onnx_path = export_onnx(model, Path(tmp) / "model.onnx", input_size=size, metadata=meta,
+            onnx_path = export_onnx(model, Path(tmp) / "model.onnx", input_size=input_hw, metadata=meta,
                                     decode=args.decode, dynamic_batch=args.dynamic_batch, opset=args.opset)
             if args.format == "openvino":
                 export_openvino(onnx_path, out, fp16=args.fp16)
@@ -193,15 +189,9 @@ def _main(argv: Sequence[str] | None = None) -> None:
 
                 meta.decoded = args.decode
                 build_engine(onnx_path, out, fp16=True, max_batch=args.max_batch, metadata=meta.to_strings())
-    print(f"wrote {out} ({args.format}, {meta.model_name}, {size[0]}x{size[1]}, "
+    print(f"wrote {out} ({args.format}, {meta.model_name}, {input_hw[0]}x{input_hw[1]}, "
           f"{'decoded' if args.decode else 'raw'} boxes, {model.num_classes} classes)")
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    from detector.cli import run_cli
-
-    run_cli(_main, argv)
-
-
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command(main))

@@ -1,5 +1,16 @@
 """The decoupled YOLOX head: per level a stem, a classification branch and a regression branch
-(which also predicts objectness). Module names follow the official checkpoints."""
+(which also predicts objectness). Module names follow the official checkpoints.
+
+Per level k (stride s = 8, 16, 32; Hk, Wk = H/s, W/s; hidden = 256w; C classes):
+
+    input      [B, in_channels[k] * w, Hk, Wk]      (YOLOPAFPN: 256w / 512w / 1024w)
+    stem       [B, hidden, Hk, Wk]                  1x1 conv
+    cls branch [B, hidden, Hk, Wk] -> cls [B, C, Hk, Wk]
+    reg branch [B, hidden, Hk, Wk] -> reg [B, 4, Hk, Wk] and obj [B, 1, Hk, Wk]
+    level out  [B, 5 + C, Hk * Wk]                  channels [reg(4), obj, cls(C)]
+    output     [B, N, 5 + C], N = sum over levels of Hk * Wk (8400 at 640x640), stride 8 first,
+               row-major within a level: the anchor order of detector.grid
+"""
 from __future__ import annotations
 
 import math
@@ -8,13 +19,14 @@ import torch
 from torch import nn
 
 from detector.blocks import BaseConv, conv_block
-from detector.grid import STRIDES, decode_boxes
+from detector.grid import STRIDES, decode_boxes, torch_grid
 
 PRIOR_PROB = 0.01
 
 
 class YOLOXHead(nn.Module):
-    """Outputs per anchor `[x, y, w, h, obj, cls...]`.
+    """feats (three [B, Ck, H/s, W/s] maps, stride 8 first) -> [B, N, 5 + C] per anchor
+    `[x, y, w, h, obj, cls...]`.
 
     Training mode: raw logits, (B, N, 5 + C); the losses live outside the model.
     Eval mode: sigmoid on obj/cls, and boxes decoded to (cx, cy, w, h) input pixels when
@@ -54,7 +66,7 @@ class YOLOXHead(nn.Module):
             conv.bias.fill_(value)
 
     def forward(self, feats: tuple[torch.Tensor, ...]) -> torch.Tensor:
-        outputs, sizes = [], []
+        outputs, feature_hw = [], []
         for k, x in enumerate(feats):
             x = self.stems[k](x)
             cls_out = self.cls_preds[k](self.cls_convs[k](x))
@@ -64,20 +76,10 @@ class YOLOXHead(nn.Module):
             if not self.training:
                 obj_out, cls_out = obj_out.sigmoid(), cls_out.sigmoid()
             out = torch.cat([reg_out, obj_out, cls_out], dim=1)
-            sizes.append(out.shape[-2:])
+            feature_hw.append((int(out.shape[-2]), int(out.shape[-1])))
             outputs.append(out.flatten(start_dim=2))
         out = torch.cat(outputs, dim=2).permute(0, 2, 1)
         if self.training or not self.decode_in_inference:
             return out
-        grid, stride = self._grid(sizes, out)
+        grid, stride = torch_grid(feature_hw, self.strides, dtype=out.dtype, device=out.device)
         return torch.cat([decode_boxes(out[..., :4], grid, stride), out[..., 4:]], dim=-1)
-
-    def _grid(self, sizes: list, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        grids, strides = [], []
-        for (h, w), s in zip(sizes, self.strides):
-            ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing="ij")
-            grids.append(torch.stack([xs, ys], dim=-1).reshape(-1, 2))
-            strides.append(torch.full((h * w,), s))
-        grid = torch.cat(grids).to(like.dtype).to(like.device)
-        stride = torch.cat(strides).to(like.dtype).to(like.device)
-        return grid, stride

@@ -2,10 +2,16 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+from typing import Sequence
 
 import torch
 from torch import nn
+
+from data.cli import run_command
+from detector.backends.base import DEFAULT_INPUT_SIZE
+from detector.grid import check_input_hw
 
 
 def count_params(model: nn.Module) -> int:
@@ -38,7 +44,7 @@ def count_gflops(model: nn.Module, input_hw: tuple[int, int]) -> float:
     return 2 * macs / 1e9
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
     from detector.checkpoint import load_model
     from detector.model import build_model
     from detector.zoo import MODEL_ZOO
@@ -50,18 +56,16 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     if args.model in MODEL_ZOO:
         model, name = build_model(args.model, num_classes=args.num_classes), args.model
-        size = tuple(args.input_size or MODEL_ZOO[args.model].input_size)
+        input_hw = args.input_size or MODEL_ZOO[args.model].input_size
     else:
-        path = Path(args.model)
-        model, meta = load_model(path)
-        name = meta.get("model_name", path.stem)
-        size = tuple(args.input_size or meta.get("input_size") or (640, 640))
-    if size[0] % 32 or size[1] % 32:
-        raise SystemExit(f"--input-size must be multiples of 32, got {size[0]}x{size[1]}")
+        model, meta = load_model(Path(args.model))
+        name = str(meta.model_name)
+        input_hw = args.input_size or meta.input_size or DEFAULT_INPUT_SIZE
+    input_hw = check_input_hw(input_hw, what="--input-size")
     print(f"{'model':<14}{'classes':>8}{'input':>11}{'params (M)':>12}{'GFLOPs':>9}")
-    print(f"{name:<14}{model.num_classes:>8}{f'{size[0]}x{size[1]}':>11}"
-          f"{count_params(model) / 1e6:>12.2f}{count_gflops(model, size):>9.2f}")
+    print(f"{name:<14}{model.num_classes:>8}{f'{input_hw[0]}x{input_hw[1]}':>11}"
+          f"{count_params(model) / 1e6:>12.2f}{count_gflops(model, input_hw):>9.2f}")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command(main))

@@ -7,12 +7,13 @@ negative label are padding. Label assignment is SimOTA (detector.assign).
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from detector.assign import simota_assign
-from detector.grid import STRIDES, decode_boxes, make_grid
+from detector.grid import STRIDES, anchor_centres, decode_boxes, feature_hws, torch_grid
+
+IOU_TYPES = ("iou", "giou")
 
 
 def iou_loss(pred: torch.Tensor, target: torch.Tensor, kind: str = "iou") -> torch.Tensor:
@@ -30,7 +31,7 @@ def iou_loss(pred: torch.Tensor, target: torch.Tensor, kind: str = "iou") -> tor
         area_c = enclose[:, 0] * enclose[:, 1]
         giou = iou - (area_c - union) / area_c.clamp(min=1e-16)
         return 1 - giou.clamp(min=-1.0, max=1.0)
-    raise ValueError(f"unknown IoU loss type {kind!r} (expected 'iou' or 'giou')")
+    raise ValueError(f"unknown IoU loss type {kind!r} (expected one of {', '.join(IOU_TYPES)})")
 
 
 def l1_targets(gt_cxcywh: torch.Tensor, grid_xy: torch.Tensor, stride: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
@@ -55,9 +56,7 @@ class YOLOXLoss:
     def grid(self, input_hw: tuple[int, int], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         key = (input_hw[0], input_hw[1], str(device))
         if key not in self._grids:
-            g, s = make_grid(input_hw, self.strides)
-            self._grids[key] = (torch.from_numpy(np.ascontiguousarray(g)).to(device),
-                                torch.from_numpy(np.ascontiguousarray(s)).to(device))
+            self._grids[key] = torch_grid(feature_hws(input_hw, self.strides), self.strides, device=device)
         return self._grids[key]
 
     def __call__(self, raw: torch.Tensor, targets: torch.Tensor, input_hw: tuple[int, int],
@@ -71,7 +70,7 @@ class YOLOXLoss:
         raw = raw.float()
         boxes = decode_boxes(raw[..., :4], grid_xy, stride)
         obj, cls = raw[..., 4], raw[..., 5:]
-        anchor_xy = (grid_xy + 0.5) * stride[:, None]
+        anchor_xy = anchor_centres(grid_xy, stride)
 
         fg_masks, box_t, cls_t, l1_t = [], [], [], []
         for i in range(b):

@@ -21,7 +21,8 @@ class YOLOX(nn.Module):
         return self.head.num_classes
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """images: float32 (B, 3, H, W), BGR 0-255; H and W multiples of 32."""
+        """images: float32 [B, 3, H, W], BGR 0-255, H and W multiples of 32 -> head output
+        [B, N, 5 + C], N = (H/8)(W/8) + (H/16)(W/16) + (H/32)(W/32) (see detector.head)."""
         return self.head(self.backbone(images))
 
     def fuse(self) -> "YOLOX":

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from data.boxes import clip_xyxy
-from detector.augment import PAD_VALUE, random_affine
+from detector.augment import random_affine
+from detector.preprocess import PAD_VALUE
 
 
 def mosaic_canvas(images: list[np.ndarray], boxes: list[np.ndarray], labels: list[np.ndarray],

@@ -1,7 +1,13 @@
 """Feature pyramids: PAFPN (YOLOX) and the plain FPN of the YOLOv3 baseline.
 
 Each neck owns its backbone as `.backbone`, as the official checkpoints expect
-(keys `backbone.backbone.*`).
+(keys `backbone.backbone.*`), so a neck maps images to the head's three input levels:
+
+    input      [B, 3, H, W]                      (H, W multiples of 32)
+    YOLOPAFPN  P3 [B, 256w, H/8, W/8], P4 [B, 512w, H/16, W/16], P5 [B, 1024w, H/32, W/32]
+    YOLOFPN    P3 [B, 128, H/8, W/8],  P4 [B, 256, H/16, W/16],  P5 [B, 512, H/32, W/32]
+
+w is the width multiplier; `out_channels` holds the three channel counts, stride 8 first.
 """
 from __future__ import annotations
 
@@ -17,7 +23,14 @@ def _up(x: torch.Tensor) -> torch.Tensor:
 
 
 class YOLOPAFPN(nn.Module):
-    """Top-down then bottom-up path aggregation over the stride 8/16/32 maps."""
+    """Top-down then bottom-up path aggregation over the stride 8/16/32 maps.
+
+    forward: images [B, 3, H, W] -> (out3 [B, 256w, H/8, W/8], out4 [B, 512w, H/16, W/16],
+    out5 [B, 1024w, H/32, W/32]). Top-down: dark5 reduced to 512w, upsampled x2 and
+    concatenated with dark4 (1024w), fused and reduced to 256w, upsampled and concatenated with
+    dark3 -> out3. Bottom-up: out3 downsampled (stride 2) and concatenated with the 256w
+    top-down map -> out4; out4 downsampled and concatenated with the 512w map -> out5.
+    """
 
     def __init__(self, *, depth: float, width: float, depthwise: bool = False, act: str = "silu") -> None:
         super().__init__()
@@ -57,7 +70,12 @@ def _embedding(cin: int, mid: int, wide: int) -> nn.Sequential:
 
 
 class YOLOFPN(nn.Module):
-    """Darknet-53 with a top-down FPN: outputs 128/256/512 channels at strides 8/16/32."""
+    """Darknet-53 with a top-down FPN: outputs 128/256/512 channels at strides 8/16/32.
+
+    forward: images [B, 3, H, W] -> (out3 [B, 128, H/8, W/8], out4 [B, 256, H/16, W/16],
+    dark5 [B, 512, H/32, W/32]); the stride-32 level is the backbone's own output, as in the
+    official YOLOv3 baseline.
+    """
 
     def __init__(self) -> None:
         super().__init__()

@@ -14,14 +14,13 @@ surviving candidates come to the CPU for NMS.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
 from data.boxes import cxcywh_to_xyxy
 from data.detections import Detections
-from detector.grid import STRIDES, decode_boxes, make_grid
+from detector.grid import STRIDES, cached_grid, decode_boxes, feature_hws, torch_grid
 from detector.preprocess import unletterbox_boxes
 
 # Evaluation thresholds (COCO AP wants the low-score tail); demo ones are set in load_detector.
@@ -29,21 +28,13 @@ EVAL_CONF_THRESH = 0.01
 EVAL_NMS_THRESH = 0.65
 
 
-@lru_cache(maxsize=16)
-def _grid(input_hw: tuple[int, int], strides: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
-    grid, stride = make_grid(input_hw, strides)
-    grid.setflags(write=False)
-    stride.setflags(write=False)
-    return grid, stride
-
-
 def num_anchors(input_hw: tuple[int, int], strides: tuple[int, ...] = STRIDES) -> int:
-    return len(_grid(tuple(input_hw), tuple(strides))[1])
+    return len(cached_grid(input_hw, strides)[1])
 
 
 def decode_outputs(outputs: Any, input_hw: tuple[int, int], strides: tuple[int, ...] = STRIDES) -> Any:
     """Raw-layout head output [..., N, 5+C] -> the same with boxes decoded to (cx, cy, w, h) pixels."""
-    grid, stride = _grid(tuple(int(v) for v in input_hw), tuple(strides))
+    grid, stride = cached_grid(input_hw, strides)
     if outputs.shape[-2] != len(stride):
         raise ValueError(f"head output has {outputs.shape[-2]} anchors but an input of "
                          f"{input_hw[0]}x{input_hw[1]} has {len(stride)} (strides {strides})")
@@ -52,8 +43,7 @@ def decode_outputs(outputs: Any, input_hw: tuple[int, int], strides: tuple[int, 
         return np.concatenate([boxes, outputs[..., 4:]], axis=-1)
     import torch
 
-    g = torch.tensor(grid, device=outputs.device, dtype=outputs.dtype)
-    s = torch.tensor(stride, device=outputs.device, dtype=outputs.dtype)
+    g, s = torch_grid(feature_hws(input_hw, strides), strides, dtype=outputs.dtype, device=outputs.device)
     return torch.cat([decode_boxes(outputs[..., :4], g, s), outputs[..., 4:]], dim=-1)
 
 

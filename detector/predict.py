@@ -11,39 +11,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Sequence
 
 import cv2
 import numpy as np
 
-from data.classes import class_colour
+from data.cli import run_command
 from data.detections import Detections
 from data.video import IMAGE_SUFFIXES, ImageFolderSource, VideoSource, VideoWriter
-
-
-def draw_detections(image: np.ndarray, detections: Detections, class_names: Sequence[str], *,
-                    thickness: int | None = None) -> np.ndarray:
-    """A copy of a BGR image with labelled boxes (class colour, "name score")."""
-    out = image.copy()
-    h, w = out.shape[:2]
-    thickness = thickness or max(1, round(min(h, w) / 400))
-    font_scale = max(0.4, min(h, w) / 1200)
-    order = np.argsort(detections.scores, kind="stable")  # best boxes drawn last, on top
-    for i in order:
-        x1, y1, x2, y2 = (int(round(float(v))) for v in detections.boxes[i])
-        label = int(detections.labels[i])
-        colour = class_colour(label)
-        cv2.rectangle(out, (x1, y1), (x2, y2), colour, thickness, cv2.LINE_AA)
-        name = class_names[label] if 0 <= label < len(class_names) else str(label)
-        text = f"{name} {float(detections.scores[i]):.2f}"
-        (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
-        ty = y1 - 2 if y1 - th - base - 2 >= 0 else y1 + th + base + 2  # inside the box at the top edge
-        cv2.rectangle(out, (x1, ty - th - base), (x1 + tw + 2, ty + 1), colour, -1)
-        luminance = 0.114 * colour[0] + 0.587 * colour[1] + 0.299 * colour[2]
-        ink = (0, 0, 0) if luminance > 140 else (255, 255, 255)
-        cv2.putText(out, text, (x1 + 1, ty - base), cv2.FONT_HERSHEY_SIMPLEX, font_scale, ink, 1, cv2.LINE_AA)
-    return out
+from detector.draw import draw_detections
 
 
 def _even(frame: np.ndarray) -> np.ndarray:
@@ -102,7 +80,8 @@ def predict_video(detector, path: Path, save: Path) -> tuple[dict[str, Detection
     return results, source.skipped, out_path
 
 
-def _main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None) -> None:
+    """The command; bad input raises ValueError / OSError (exit 2 under run_command)."""
     from detector.api import DEMO_CONF_THRESH, DEMO_NMS_THRESH, load_detector
 
     ap = argparse.ArgumentParser(description="Draw YOLOX detections on images or a video.")
@@ -137,7 +116,7 @@ def _main(argv: Sequence[str] | None = None) -> None:
         results, skipped, out_path = predict_video(detector, src, args.save)
         written = f"{out_path} ({len(results)} frames)"
     else:
-        raise SystemExit(f"{src}: no such image, folder or video")
+        raise FileNotFoundError(f"{src}: no such image, folder or video")
     if args.json:
         payload = {"model": detector.name, "classes": list(detector.classes),
                    "frames": {k: v.to_dict() for k, v in results.items()}}
@@ -147,11 +126,5 @@ def _main(argv: Sequence[str] | None = None) -> None:
     print(f"{detector!r}: {total} detections; wrote {written}{note}")
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    from detector.cli import run_cli
-
-    run_cli(_main, argv)
-
-
 if __name__ == "__main__":
-    main()
+    sys.exit(run_command(main))

@@ -43,24 +43,37 @@ def letterbox_ratio(image_hw: tuple[int, int], input_hw: tuple[int, int]) -> flo
     return min(input_hw[0] / image_hw[0], input_hw[1] / image_hw[1])
 
 
-def letterbox(frame: np.ndarray, input_hw: tuple[int, int], *, legacy: bool = False,
-              out: np.ndarray | None = None) -> tuple[np.ndarray, float]:
-    """One BGR uint8 frame -> (float32 (3, H, W) network input, ratio r).
+def letterbox_image(image: np.ndarray, input_hw: tuple[int, int], *, pad_value: int = PAD_VALUE
+                    ) -> tuple[np.ndarray, float]:
+    """The one letterbox geometry, for training and inference alike.
+
+    A BGR uint8 (h, w, 3) image -> (uint8 (H, W, 3) canvas filled with `pad_value`, ratio r) with the
+    image resized by r (bilinear) at the top-left corner. Numpy and OpenCV only, so dataloader
+    workers can use it without importing torch.
+    """
+    h, w = image.shape[:2]
+    in_h, in_w = int(input_hw[0]), int(input_hw[1])
+    r = letterbox_ratio((h, w), (in_h, in_w))
+    new_w, new_h = max(int(w * r), 1), max(int(h * r), 1)
+    canvas = np.full((in_h, in_w, 3), pad_value, dtype=np.uint8)
+    if (new_w, new_h) == (w, h):
+        canvas[:h, :w] = image
+    else:
+        canvas[:new_h, :new_w] = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    return canvas, r
+
+
+def preprocess_frame(frame: np.ndarray, input_hw: tuple[int, int], *, legacy: bool = False,
+                     out: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """One BGR uint8 frame -> (float32 (3, H, W) network input, ratio r), letterboxed by
+    `letterbox_image`.
 
     `out`, when given, is a float32 (3, H, W) array written in place (a slot of a batch).
     """
     check_frame(frame)
-    h, w = frame.shape[:2]
-    in_h, in_w = int(input_hw[0]), int(input_hw[1])
-    r = letterbox_ratio((h, w), (in_h, in_w))
-    new_w, new_h = max(int(w * r), 1), max(int(h * r), 1)
-    canvas = np.full((in_h, in_w, 3), PAD_VALUE, dtype=np.uint8)
-    if (new_w, new_h) == (w, h):
-        canvas[:h, :w] = frame
-    else:
-        canvas[:new_h, :new_w] = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    canvas, r = letterbox_image(frame, input_hw)
     if out is None:
-        out = np.empty((3, in_h, in_w), dtype=np.float32)
+        out = np.empty((3, canvas.shape[0], canvas.shape[1]), dtype=np.float32)
     if legacy:
         rgb = canvas[:, :, ::-1].astype(np.float32) / 255.0
         rgb = (rgb - LEGACY_MEAN_RGB) / LEGACY_STD_RGB
@@ -79,12 +92,12 @@ def preprocess_batch(frames: Sequence[np.ndarray], input_hw: tuple[int, int], *,
         raise FrameError("expected at least one frame, got an empty list")
     batch = np.empty((len(frames), 3, int(input_hw[0]), int(input_hw[1])), dtype=np.float32)
     ratios = np.empty(len(frames), dtype=np.float64)
-    sizes = []
+    image_hws = []
     for i, frame in enumerate(frames):
         check_frame(frame, index=i)
-        _, ratios[i] = letterbox(frame, input_hw, legacy=legacy, out=batch[i])
-        sizes.append((int(frame.shape[0]), int(frame.shape[1])))
-    return batch, ratios, sizes
+        _, ratios[i] = preprocess_frame(frame, input_hw, legacy=legacy, out=batch[i])
+        image_hws.append((int(frame.shape[0]), int(frame.shape[1])))
+    return batch, ratios, image_hws
 
 
 def unletterbox_boxes(boxes_xyxy: np.ndarray, ratio: float, image_hw: tuple[int, int]) -> np.ndarray:

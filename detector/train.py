@@ -11,12 +11,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Sequence
 
-from data.config import ConfigError, load_config
+from data.cli import run_command
+from data.config import load_config
 from detector.train_config import TrainConfig
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m detector.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--config", type=Path, default=None, help="YAML training config")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -26,27 +28,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> None:
+    """The command; a bad config or a missing checkpoint raises ValueError / FileNotFoundError
+    (exit 2 under run_command)."""
     args = parse_args(argv)
     config, overrides = args.config, list(args.overrides)
     if config is None and args.resume is not None and (args.resume.parent / "config.yaml").is_file():
         # Resume with the interrupted run's resolved config, minus its stop point.
         config, overrides = args.resume.parent / "config.yaml", ["stop_after_iters=null", *overrides]
-    try:
-        cfg = load_config(TrainConfig, config, overrides)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    cfg = load_config(TrainConfig, config, overrides)
     if args.resume is not None and not args.resume.is_file():
-        print(f"error: {args.resume}: checkpoint to resume not found", file=sys.stderr)
-        return 2
+        raise FileNotFoundError(f"{args.resume}: checkpoint to resume not found")
     out = args.out or (args.resume.parent if args.resume else Path("runs") / cfg.run_name)
     from detector.trainer import Trainer
 
     result = Trainer(cfg, out, resume=args.resume).run()
     print(json.dumps(result, indent=2))
-    return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(run_command(main))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from detector.postprocess import EVAL_CONF_THRESH, EVAL_NMS_THRESH
 from detector.train_data import AugmentConfig
 
 
@@ -29,7 +30,7 @@ class TrainConfig:
     max_val_images: int | None = None  # evaluate on a subset during training (None: all)
 
     # Input and augmentation.
-    input_size: tuple[int, int] = (640, 640)  # (H, W), multiples of 32
+    input_size: tuple[int, int] = (640, 640)  # (H, W), multiples of 32 (detector.grid.check_input_hw)
     multiscale_range: int = 5  # random size every 10 iterations within +- range x 32 (0: off)
     multiscale_interval: int = 10
     aug: AugmentConfig = field(default_factory=AugmentConfig)
@@ -49,10 +50,10 @@ class TrainConfig:
     amp: bool = True  # only takes effect on CUDA
 
     # Loss and assignment.
-    iou_type: str = "iou"
+    iou_type: str = "iou"  # detector.losses.IOU_TYPES
     iou_weight: float = 5.0
     center_radius: float = 1.5
-    candidate_rule: str = "center"
+    candidate_rule: str = "center"  # detector.assign.CANDIDATE_RULES
 
     # Running.
     seed: int = 0
@@ -61,8 +62,8 @@ class TrainConfig:
     device: str = "auto"  # auto, cpu, cuda, cuda:N
     sync_bn: bool = False
     eval_interval: int = 10  # epochs; the last epoch is always evaluated
-    eval_conf: float = 0.01
-    eval_nms: float = 0.65
+    eval_conf: float = EVAL_CONF_THRESH
+    eval_nms: float = EVAL_NMS_THRESH
     eval_batch_size: int = 8
     print_interval: int = 10
     save_fp16: bool = False  # store the best/latest model weights in half precision

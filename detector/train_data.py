@@ -16,12 +16,14 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from data.boxes import xyxy_to_cxcywh
-from detector.augment import filter_small, hsv_jitter, letterbox, mixup, random_hflip
+from detector.augment import filter_small, hsv_jitter, mixup, random_hflip
+from detector.grid import STRIDES
 from detector.mosaic import mosaic
+from detector.preprocess import letterbox_image, letterbox_ratio
 
 
 class ImageSource:
-    """Images resized to fit `input_hw` (r = min(H/h, W/w)) with their boxes scaled alike.
+    """Images resized to fit `input_hw` (detector.preprocess.letterbox_ratio) with their boxes scaled alike.
 
     `dataset` follows data.coco.CocoDataset: len(), load_image(i) (BGR uint8),
     annotations(i) -> (boxes xyxy float32, labels int64). With `cache=True` every image is
@@ -42,7 +44,7 @@ class ImageSource:
         img = self.dataset.load_image(i)
         boxes, labels = self.dataset.annotations(i)
         h, w = img.shape[:2]
-        r = min(self.input_hw[0] / h, self.input_hw[1] / w)
+        r = letterbox_ratio((h, w), self.input_hw)
         if r != 1.0:
             img = cv2.resize(img, (max(int(w * r), 1), max(int(h * r), 1)), interpolation=cv2.INTER_LINEAR)
         return img, np.asarray(boxes, np.float32).reshape(-1, 4) * r, np.asarray(labels, np.int64).reshape(-1)
@@ -99,7 +101,7 @@ class YOLOXTrainDataset(Dataset):
                 img, boxes, labels = mixup(img, boxes, labels, other, ob, ol, rng, scale=a.mixup_scale)
         else:
             src, boxes, labels = self.source[idx]
-            img, r = letterbox(src, hw)
+            img, r = letterbox_image(src, hw)
             boxes = boxes * r
         if rng.random() < a.hsv_prob:
             img = hsv_jitter(img, rng)
@@ -172,12 +174,13 @@ def iters_per_epoch(n_images: int, batch_size: int, world: int = 1) -> int:
 
 
 def random_input_size(base_hw: tuple[int, int], step: int, *, seed: int, multiscale_range: int) -> tuple[int, int]:
-    """Multi-scale training size for global step `step`: a multiple of 32 within
-    +- `multiscale_range` x 32 of the base height, width keeping the base aspect ratio."""
+    """Multi-scale training size for global step `step`: a multiple of the largest stride (32)
+    within +- `multiscale_range` x 32 of the base height, width keeping the base aspect ratio."""
     if multiscale_range <= 0:
         return tuple(base_hw)
     rng = np.random.default_rng((seed, 7919, step))
-    base = base_hw[0] // 32
+    unit = max(STRIDES)
+    base = base_hw[0] // unit
     f = int(rng.integers(max(base - multiscale_range, 1), base + multiscale_range + 1))
     aspect = base_hw[1] / base_hw[0]
-    return 32 * f, 32 * max(int(round(f * aspect)), 1)
+    return unit * f, unit * max(int(round(f * aspect)), 1)

@@ -15,8 +15,12 @@ from tqdm import tqdm
 
 from data.coco import CocoDataset
 from data.config import save_config
+from detector.assign import CANDIDATE_RULES
+from detector.backends.base import ModelMetadata
+from detector.checkpoint import METADATA_KEY
 from detector.ema import ModelEMA, unwrap
-from detector.losses import YOLOXLoss
+from detector.grid import check_input_hw
+from detector.losses import IOU_TYPES, YOLOXLoss
 from detector.schedule import WarmCosSchedule
 from detector.train_config import TrainConfig
 from detector.train_data import ImageSource, YOLOXTrainDataset, iters_per_epoch, make_loader, random_input_size
@@ -26,8 +30,11 @@ from detector.trainer_utils import (MetricsLog, build_optimizer, build_train_mod
 
 class Trainer:
     def __init__(self, cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = None) -> None:
-        if cfg.input_size[0] % 32 or cfg.input_size[1] % 32:
-            raise ValueError(f"input_size {cfg.input_size} must be multiples of 32")
+        check_input_hw(cfg.input_size)
+        if cfg.iou_type not in IOU_TYPES:
+            raise ValueError(f"iou_type: {cfg.iou_type!r} is not one of {', '.join(IOU_TYPES)}")
+        if cfg.candidate_rule not in CANDIDATE_RULES:
+            raise ValueError(f"candidate_rule: {cfg.candidate_rule!r} is not one of {', '.join(CANDIDATE_RULES)}")
         self.cfg = cfg
         self.out = Path(out_dir)
         self.resume_path = Path(resume) if resume else None
@@ -107,11 +114,8 @@ class Trainer:
             "train_model": state_for_save(unwrap(self.model).state_dict(), False),
             "scaler": self.scaler.state_dict(),
             "rng": {"torch": torch.get_rng_state()},
-            "model_name": self.cfg.model,
-            "num_classes": len(self.classes),
-            "classes": list(self.classes),
-            "input_size": list(self.cfg.input_size),
-            "legacy": False,
+            METADATA_KEY: ModelMetadata(model_name=self.cfg.model, classes=self.classes,
+                                        input_size=tuple(self.cfg.input_size), legacy=False).to_strings(),
         }
 
     def _load_resume(self, path: Path) -> None:

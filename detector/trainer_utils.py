@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from detector.checkpoint import load_checkpoint
+from detector.checkpoint import METADATA_KEY, load_checkpoint, read_metadata
 from detector.model import YOLOX, build_model
 from detector.train_config import TrainConfig
 from detector.zoo import MODEL_ZOO, resolve_weights
@@ -87,8 +87,9 @@ def slim_checkpoint(src: Path, dst: Path, *, fp16: bool = False) -> Path:
     """Inference weights from a training checkpoint: the (EMA) model plus metadata, without the
     optimizer and trainer state."""
     ckpt = torch.load(src, map_location="cpu", weights_only=True)
-    keep = ("model_name", "classes", "input_size", "legacy", "best_ap", "start_epoch", "num_classes", "arch")
-    out = {"model": state_for_save(ckpt["model"], fp16), **{k: ckpt[k] for k in keep if k in ckpt}}
+    meta = read_metadata(ckpt, source=str(src))
+    out = {"model": state_for_save(ckpt["model"], fp16), METADATA_KEY: meta.to_strings(),
+           **{k: ckpt[k] for k in ("best_ap", "start_epoch") if k in ckpt}}
     save_file(out, dst)
     return dst
 

@@ -1,12 +1,13 @@
-"""What every inference backend provides, and the metadata exported models carry.
+"""What every inference backend provides, and the metadata model files carry.
 
 A backend turns a preprocessed batch (float32 [B, 3, H, W]) into the head output [B, N, 5 + C]
 (sigmoid scores; boxes decoded or raw as `decoded` says). Everything else - letterboxing,
 thresholds, NMS, class names - lives in detector.api.Detector and is shared by all backends.
 
-Exported graphs (ONNX, OpenVINO, TensorRT) carry `ModelMetadata`; a graph without it (an ONNX
-file from the official YOLOX exporter) gets what the graph itself tells (input size, number of
-classes) and a one-frame probe that tells decoded from raw output.
+Exported graphs (ONNX, OpenVINO, TensorRT) and checkpoints written here (detector.checkpoint)
+carry `ModelMetadata`; a graph without it (an ONNX file from the official YOLOX exporter) gets
+what the graph itself tells (input size, number of classes) and a one-frame probe that tells
+decoded from raw output; a checkpoint without it (an official release) gets its zoo entry's.
 """
 from __future__ import annotations
 
@@ -17,9 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from detector.grid import STRIDES
+from detector.grid import STRIDES, anchor_centres, cached_grid
 
 METADATA_VERSION = "1"
+# The size a model runs at when neither the caller, its file nor the zoo says otherwise.
+DEFAULT_INPUT_SIZE = (640, 640)
 
 
 class ModelFileError(ValueError):
@@ -100,14 +103,6 @@ class Backend:
     max_batch: int | None = None  # a dynamic-batch graph with an upper limit (TensorRT profiles)
     resizable: bool = False  # True when any input size (multiple of 32) can be used
 
-    def set_input_size(self, input_hw: tuple[int, int]) -> None:
-        if tuple(input_hw) == tuple(self.input_size):
-            return
-        if not self.resizable:
-            raise ModelFileError(f"{self.name}: this {self.kind} graph has a fixed input size "
-                                 f"{self.input_size[0]}x{self.input_size[1]}, cannot run at {input_hw[0]}x{input_hw[1]}")
-        self.input_size = (int(input_hw[0]), int(input_hw[1]))
-
     def run(self, batch: np.ndarray) -> Any:
         """float32 [B, 3, H, W] -> head output [B, N, 5 + C] (numpy, or torch for the torch backend)."""
         k = self.fixed_batch or self.max_batch
@@ -153,7 +148,7 @@ class GraphBackend(Backend):
                                      f"cannot run at {input_size[0]}x{input_size[1]}")
             self.input_size, self.resizable = fixed, False
         else:
-            size = input_size or meta.input_size or (640, 640)
+            size = input_size or meta.input_size or DEFAULT_INPUT_SIZE
             self.input_size, self.resizable = (int(size[0]), int(size[1])), True
         self.legacy = bool(legacy if legacy is not None else (meta.legacy or False))
         self.classes = meta.classes
@@ -193,13 +188,11 @@ def looks_decoded(output: np.ndarray, input_hw: tuple[int, int], strides: tuple[
     raw offsets are small numbers around 0-1 that do not. Correlation with the grid tells them apart
     for trained and random weights alike.
     """
-    from detector.postprocess import _grid
-
-    grid, stride = _grid(tuple(input_hw), tuple(strides))
+    grid, stride = cached_grid(input_hw, strides)
     x = np.asarray(output, dtype=np.float64).reshape(-1, output.shape[-1])[:, 0]
     if x.shape[0] != len(stride):
         return False
-    centres = (grid[:, 0] + 0.5) * stride
+    centres = anchor_centres(grid, stride)[:, 0]
     if np.std(x) < 1e-9:
         return False
     return float(np.corrcoef(x, centres)[0, 1]) > 0.5

@@ -2,25 +2,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
-from detector.backends.base import Backend, ModelFileError
-from detector.zoo import MODEL_ZOO
-
-DEFAULT_INPUT_SIZE = (640, 640)
-
-
-def _as_size(value: Any, source: str) -> tuple[int, int] | None:
-    if value is None:
-        return None
-    try:
-        h, w = (int(v) for v in value)
-    except (TypeError, ValueError):
-        raise ModelFileError(f"{source}: checkpoint 'input_size' must be (H, W), got {value!r}") from None
-    return h, w
+from detector.backends.base import DEFAULT_INPUT_SIZE, Backend, ModelFileError
 
 
 class TorchBackend(Backend):
@@ -54,26 +40,13 @@ class TorchBackend(Backend):
     def from_checkpoint(cls, path: Path, *, device: str = "cpu", fuse: bool = True, legacy: bool | None = None,
                         input_size: tuple[int, int] | None = None, half: bool = False,
                         zoo_name: str | None = None) -> "TorchBackend":
+        """The model of a .pth file; arguments left None come from its metadata (detector.checkpoint)."""
         from detector.checkpoint import load_model
 
-        model, meta = load_model(path)
-        # Checkpoints written by detector.train may record their name, classes and input size.
-        recorded = meta.get("model_name")
-        if recorded == "custom":  # load_model's word for "matches no zoo architecture"
-            recorded = None
-        name = zoo_name or recorded or meta.get("exp") or path.stem
-        spec = MODEL_ZOO.get(str(name))
-        size = (_as_size(input_size, str(path)) or _as_size(meta.get("input_size"), str(path))
-                or (spec.input_size if spec else None) or DEFAULT_INPUT_SIZE)
-        if legacy is None:
-            legacy = bool(meta.get("legacy", spec.legacy if spec else False))
-        classes = meta.get("classes")
-        if classes is not None:
-            if not isinstance(classes, (list, tuple)) or not all(isinstance(c, str) for c in classes):
-                raise ModelFileError(f"{path}: checkpoint 'classes' must be a list of class names")
-            classes = tuple(classes)
-        return cls(model, name=str(name), input_size=size, device=device, fuse=fuse, legacy=legacy,
-                   classes=classes, half=half)
+        model, meta = load_model(path, zoo_name=zoo_name)
+        size = input_size or meta.input_size or DEFAULT_INPUT_SIZE
+        return cls(model, name=str(meta.model_name), input_size=size, device=device, fuse=fuse,
+                   legacy=bool(meta.legacy if legacy is None else legacy), classes=meta.classes, half=half)
 
     @torch.inference_mode()
     def _run(self, batch: np.ndarray) -> torch.Tensor:

@@ -139,6 +139,9 @@ def test_class_count_mismatch(ckpt: Path) -> None:
 
 def test_bad_checkpoint_classes_entry(tmp_path: Path) -> None:
     path = tmp_path / "badmeta.pth"
-    save_checkpoint(path, build_model("yolox_nano", num_classes=2), classes=[1, 2])
+    model = build_model("yolox_nano", num_classes=2)
+    with pytest.raises(ModelFileError, match="badmeta.pth.*classes"):
+        save_checkpoint(path, model, classes=[1, 2])
+    torch.save({"model": model.state_dict(), "classes": [1, 2]}, path)  # written by other code
     with pytest.raises(ModelFileError, match="badmeta.pth.*classes"):
         load_detector(path)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detector.augment import hflip, hsv_jitter, letterbox, mixup, random_affine
+from detector.augment import hflip, hsv_jitter, mixup, random_affine
 from detector.mosaic import mosaic
+from detector.preprocess import letterbox_image
 from detector.train_data import random_input_size
 
 COLOURS = [(255, 0, 255), (0, 255, 255), (255, 255, 0), (0, 0, 255)]
@@ -42,7 +43,7 @@ def test_hflip_box_matches_pixels():
 
 def test_letterbox_box_matches_pixels():
     img, boxes, _ = scene(COLOURS[1], (30, 10, 90, 60), hw=(300, 480))
-    out, r = letterbox(img, (160, 224))
+    out, r = letterbox_image(img, (160, 224))
     assert out.shape == (160, 224, 3)
     assert r == pytest.approx(min(160 / 300, 224 / 480))
     assert (out[141:, :] == 114).all()  # 300 * r = 140 rows of image, the rest is padding

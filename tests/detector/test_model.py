@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from detector.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
+from detector.backends.base import ModelMetadata
+from detector.checkpoint import CheckpointError, load_checkpoint, load_model, read_metadata, save_checkpoint
 from detector.info import count_gflops, count_params
 from detector.model import build_model
 from detector.zoo import MODEL_ZOO, WeightsUnavailable, resolve_weights
@@ -82,7 +83,7 @@ def test_checkpoint_round_trip_is_strict_and_exact(tmp_path: Path, wrap: bool) -
     else:
         torch.save(model.state_dict(), path)
     loaded, meta = load_model(path)
-    assert loaded.num_classes == 8 and meta["model_name"] == "yolox_nano"
+    assert loaded.num_classes == 8 and meta.model_name == "yolox_nano"
     x = torch.rand(1, 3, 128, 128) * 255
     with torch.no_grad():
         assert torch.equal(model(x), loaded(x))
@@ -105,6 +106,27 @@ def test_custom_depth_width_classes_load_back(tmp_path: Path) -> None:
     loaded, meta = load_model(path)
     assert loaded.num_classes == 2
     assert list(loaded.state_dict()) == list(model.state_dict())
+
+
+def test_checkpoint_metadata_is_typed_and_older_layouts_read_alike(tmp_path: Path) -> None:
+    model = build_model("yolox_nano", num_classes=2)
+    typed = ModelMetadata(model_name="mine", classes=("a", "b"), input_size=(224, 256), legacy=False)
+    save_checkpoint(tmp_path / "typed.pth", model, typed)
+    _, entries = load_checkpoint(tmp_path / "typed.pth")
+    assert read_metadata(entries, source="typed.pth") == typed
+    # Checkpoints written before the typed metadata kept the same facts as flat keys.
+    torch.save({"model": model.state_dict(), "model_name": "mine", "classes": ["a", "b"],
+                "input_size": [224, 256], "legacy": False}, tmp_path / "flat.pth")
+    _, flat = load_model(tmp_path / "flat.pth")
+    _, new = load_model(tmp_path / "typed.pth")
+    assert flat == new == typed
+    # An official release: a bare state_dict; name, input size and legacy come from the zoo.
+    torch.save(model.state_dict(), tmp_path / "bare.pth")
+    _, bare = load_model(tmp_path / "bare.pth")
+    assert (bare.model_name, bare.classes, bare.input_size, bare.legacy) == ("yolox_nano", None, (416, 416), False)
+    torch.save({"model": model.state_dict(), "classes": ["a"]}, tmp_path / "wrong.pth")
+    with pytest.raises(CheckpointError, match="wrong.pth: metadata lists 1 classes but the weights have 2"):
+        load_model(tmp_path / "wrong.pth")
 
 
 def test_clear_errors(tmp_path: Path) -> None:

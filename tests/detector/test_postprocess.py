@@ -10,8 +10,8 @@ import torch
 
 from detector.grid import make_grid
 from detector.postprocess import batched_nms, decode_outputs, nms, num_anchors, postprocess
-from detector.preprocess import (LEGACY_MEAN_RGB, LEGACY_STD_RGB, FrameError, letterbox, letterbox_boxes,
-                                 preprocess_batch, unletterbox_boxes)
+from detector.preprocess import (LEGACY_MEAN_RGB, LEGACY_STD_RGB, FrameError, letterbox_boxes, preprocess_batch,
+                                 preprocess_frame, unletterbox_boxes)
 
 
 # ---------------------------------------------------------------- letterbox
@@ -19,7 +19,7 @@ def test_letterbox_layout_matches_yolox_convention() -> None:
     frame = np.zeros((100, 200, 3), np.uint8)
     frame[..., 0] = 255  # pure blue in BGR
     frame[10:20, 30:40] = (0, 0, 200)
-    out, r = letterbox(frame, (224, 256))
+    out, r = preprocess_frame(frame, (224, 256))
     assert out.dtype == np.float32 and out.shape == (3, 224, 256)
     assert r == pytest.approx(min(224 / 100, 256 / 200))
     new_w, new_h = int(200 * r), int(100 * r)
@@ -32,7 +32,7 @@ def test_letterbox_layout_matches_yolox_convention() -> None:
 def test_letterbox_legacy_is_normalised_rgb_including_padding() -> None:
     frame = np.zeros((64, 32, 3), np.uint8)
     frame[..., 0] = 255  # blue
-    out, r = letterbox(frame, (64, 64), legacy=True)
+    out, r = preprocess_frame(frame, (64, 64), legacy=True)
     assert r == 1.0
     blue_rgb = (np.array([0, 0, 255]) / 255.0 - LEGACY_MEAN_RGB) / LEGACY_STD_RGB
     np.testing.assert_allclose(out[:, 5, 5], blue_rgb, rtol=1e-6)
@@ -47,7 +47,7 @@ def test_letterbox_round_trip_maps_boxes_back(image_hw: tuple[int, int], input_h
     rng = np.random.default_rng(h * w)
     x1, y1 = rng.uniform(0, w * 0.5), rng.uniform(0, h * 0.5)
     box = np.array([[x1, y1, x1 + rng.uniform(1, w * 0.5), y1 + rng.uniform(1, h * 0.5)]], np.float32)
-    _, r = letterbox(np.zeros((h, w, 3), np.uint8), input_hw)
+    _, r = preprocess_frame(np.zeros((h, w, 3), np.uint8), input_hw)
     back = unletterbox_boxes(letterbox_boxes(box, r), r, image_hw)
     assert np.abs(back - box).max() < 1e-3
     # The same through pixels: a bright rectangle, located in the network input, maps back within
@@ -55,7 +55,7 @@ def test_letterbox_round_trip_maps_boxes_back(image_hw: tuple[int, int], input_h
     frame = np.zeros((h, w, 3), np.uint8)
     bx = np.round(box[0]).astype(int)
     frame[bx[1]:bx[3], bx[0]:bx[2]] = 255
-    canvas, r = letterbox(frame, input_hw)
+    canvas, r = preprocess_frame(frame, input_hw)
     ys, xs = np.nonzero(canvas[0] > 127)
     found = np.array([[xs.min(), ys.min(), xs.max() + 1, ys.max() + 1]], np.float32)
     mapped = unletterbox_boxes(found, r, image_hw)
@@ -67,7 +67,7 @@ def test_preprocess_batch_and_bad_frames() -> None:
     batch, ratios, sizes = preprocess_batch(frames, (64, 96))
     assert batch.shape == (2, 3, 64, 96) and sizes == [(50, 80), (90, 30)]
     np.testing.assert_allclose(ratios, [min(64 / 50, 96 / 80), min(64 / 90, 96 / 30)])
-    np.testing.assert_array_equal(batch[1], letterbox(frames[1], (64, 96))[0])
+    np.testing.assert_array_equal(batch[1], preprocess_frame(frames[1], (64, 96))[0])
     with pytest.raises(FrameError, match="frame 1.*shape"):
         preprocess_batch([frames[0], np.zeros((10, 10), np.uint8)], (64, 64))
     with pytest.raises(FrameError, match="uint8"):

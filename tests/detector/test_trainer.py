@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import torch
 
+from data.cli import run_command
 from data.coco import CocoDataset
-from detector.checkpoint import load_model, save_checkpoint
+from detector.checkpoint import load_model, read_metadata, save_checkpoint
 from detector.losses import YOLOXLoss
 from detector.model import build_model
 from detector.train import main as train_main
@@ -82,9 +83,10 @@ def test_resume_matches_uninterrupted_run(tmp_path):
         assert torch.allclose(sa[k]["momentum_buffer"], sb[k]["momentum_buffer"], atol=1e-5, rtol=1e-4)
     assert [g["lr"] for g in a["optimizer"]["param_groups"]] == [g["lr"] for g in b["optimizer"]["param_groups"]]
     # Official layout and metadata; the EMA weights load as an inference model.
-    assert a["classes"] == list(TOY_CLASSES) and a["input_size"] == list(HW) and a["legacy"] is False
+    recorded = read_metadata(a, source="latest_ckpt.pth")
+    assert recorded.classes == TOY_CLASSES and recorded.input_size == tuple(HW) and recorded.legacy is False
     model, meta = load_model(tmp_path / "full" / "best_weights.pth")
-    assert model.num_classes == 3 and meta["model_name"] == "yolox_nano"
+    assert model.num_classes == 3 and meta.model_name == "yolox_nano"
     assert (tmp_path / "full" / "config.yaml").is_file() and (tmp_path / "full" / "loss_curve.png").is_file()
 
 
@@ -107,15 +109,15 @@ def test_finetune_from_other_class_count_loads_all_but_classifier(tmp_path):
 def test_cli_with_init_weights_and_overrides(tmp_path, capsys):
     ann, img_dir = make_toy_coco(tmp_path / "d", n_images=6, size=(96, 64), seed=4)
     save_checkpoint(tmp_path / "w80.pth", build_model("yolox_nano", num_classes=80))
-    rc = train_main(["--set", "model=yolox_nano", "--set", f"train_ann={ann}", "--set", f"train_images={img_dir}",
-                     "--set", f"val_ann={ann}", "--set", f"val_images={img_dir}", "--set", "input_size=[64, 96]",
-                     "--set", "epochs=1", "--set", "batch_size=2", "--set", "max_iters_per_epoch=2",
-                     "--set", "num_workers=0", "--set", f"init_weights={tmp_path / 'w80.pth'}",
-                     "--out", str(tmp_path / "run")])
+    rc = run_command(train_main, [
+        "--set", "model=yolox_nano", "--set", f"train_ann={ann}", "--set", f"train_images={img_dir}",
+        "--set", f"val_ann={ann}", "--set", f"val_images={img_dir}", "--set", "input_size=[64, 96]",
+        "--set", "epochs=1", "--set", "batch_size=2", "--set", "max_iters_per_epoch=2",
+        "--set", "num_workers=0", "--set", f"init_weights={tmp_path / 'w80.pth'}", "--out", str(tmp_path / "run")])
     assert rc == 0
     log = (tmp_path / "run" / "metrics.jsonl").read_text()
     assert "head.cls_preds.0.weight" in log and '"ap"' in log
-    assert train_main(["--set", "epochs=oops"]) == 2
+    assert run_command(train_main, ["--set", "epochs=oops"]) == 2
 
 
 def test_cli_resume_uses_the_runs_config(tmp_path):
@@ -124,9 +126,9 @@ def test_cli_resume_uses_the_runs_config(tmp_path):
               "--set", "input_size=[64, 96]", "--set", "epochs=2", "--set", "batch_size=2",
               "--set", "max_iters_per_epoch=2", "--set", "num_workers=0", "--set", "warmup_epochs=1",
               "--set", "no_aug_epochs=1"]
-    assert train_main([*common, "--set", "stop_after_iters=3", "--out", str(tmp_path / "run")]) == 0
+    assert run_command(train_main, [*common, "--set", "stop_after_iters=3", "--out", str(tmp_path / "run")]) == 0
     assert _state(tmp_path / "run" / "latest_ckpt.pth")["start_iter"] == 1
-    assert train_main(["--resume", str(tmp_path / "run" / "latest_ckpt.pth")]) == 0
+    assert run_command(train_main, ["--resume", str(tmp_path / "run" / "latest_ckpt.pth")]) == 0
     final = _state(tmp_path / "run" / "latest_ckpt.pth")
     assert (final["start_epoch"], final["start_iter"], final["ema"]["updates"]) == (2, 0, 4)
 
