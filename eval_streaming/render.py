@@ -25,7 +25,7 @@ import numpy as np
 from data.argoverse import ArgoverseHD
 from data.cli import run_command
 from data.detections import Detections
-from detector.predict import draw_detections
+from detector.draw import draw_detections
 from eval_streaming.pairing import Pairing
 from streaming.log import StreamLog, read_logs
 from trackers import FORECAST_METHODS
