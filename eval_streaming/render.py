@@ -17,15 +17,18 @@ import argparse
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
 
+from data.argoverse import ArgoverseHD
+from data.cli import run_command
 from data.detections import Detections
-from detector.predict import draw_detections
+from detector.draw import draw_detections
 from eval_streaming.pairing import Pairing
-from streaming.log import StreamLog
+from streaming.log import StreamLog, read_logs
+from trackers import FORECAST_METHODS
 
 MAX_WIDTH = 960  # wider frames are scaled down: a 1920x1200 video would be needlessly large
 GT_COLOUR = (200, 200, 200)  # BGR light grey: visible on dark and bright scenes, no class colour
@@ -133,11 +136,10 @@ def render_sequence(log: StreamLog, pairing: Pairing, frame_paths: Sequence[Path
     return result
 
 
-def render_logs(logs: Sequence[StreamLog], pairings: Sequence[Pairing], dataset: Any, out: str | Path, *,
+def render_logs(logs: Sequence[StreamLog], pairings: Sequence[Pairing], dataset: ArgoverseHD, out: str | Path, *,
                 forecast: str = "none", eta: float = 0.0, max_sequences: int = 0, max_width: int = MAX_WIDTH,
                 min_score: float = MIN_SCORE, progress: bool = True) -> list[RenderedVideo]:
-    """Videos of the first `max_sequences` logs (0 = all) into `out`; `dataset` is an ArgoverseHD
-    whose sequences hold the logs' frames and (when it has annotations) their ground truth."""
+    """Videos of the first `max_sequences` logs (0 = all) into `out`; `dataset`'s sequences hold the logs' frames and (when it has annotations) their ground truth."""
     by_key = {(s.sid, s.name): s for s in dataset.sequences}
     videos = []
     for log, pairing in list(zip(logs, pairings))[: max_sequences or None]:
@@ -183,45 +185,40 @@ def _image_root(data: str | None, run_dir: Path, annotations: Path) -> Path:
     return annotations.parent.parent  # DATA/annotations/val.json, as in the synthetic layout
 
 
-def main(argv: list[str] | None = None) -> int:
-    from data.argoverse import ArgoverseHD
+def main(argv: Sequence[str] | None = None) -> int:
+    """Bad input raises (run_command exits 2); 1 when no sequence had a readable frame."""
     from eval_streaming.evaluate import check_compatible, pair_logs, run_folder
-    from streaming.log import read_logs
 
     ap = argparse.ArgumentParser(prog="python -m eval_streaming.render", description=__doc__.split("\n")[0])
     ap.add_argument("--log", required=True, help="run folder, logs folder or one stream log file")
     ap.add_argument("--annotations", required=True, help="Argoverse-HD style annotation JSON")
     ap.add_argument("--data", default=None, help="image root (default: the run's config, else the annotation folder's parent)")
-    ap.add_argument("--forecast", default="none", choices=("none", "kalman", "bytetrack"))
+    ap.add_argument("--forecast", default="none", choices=FORECAST_METHODS)
     ap.add_argument("--eta", type=float, default=0.0, help="query shift in frames")
     ap.add_argument("--out", default=None, help="video folder (default: RUN_DIR/videos)")
     ap.add_argument("--max-sequences", type=int, default=0, help="0 = all")
     ap.add_argument("--max-width", type=int, default=MAX_WIDTH)
     ap.add_argument("--min-score", type=float, default=MIN_SCORE, help="draw boxes scoring at least this")
     args = ap.parse_args(argv)
-    try:
-        location = Path(args.log)
-        logs = read_logs(location)
-        run_dir = run_folder(location)
-        annotations = Path(args.annotations)
-        if not annotations.is_file():
-            raise FileNotFoundError(f"{annotations}: annotation file not found")
-        root = _image_root(args.data, run_dir, annotations)
-        if not root.is_dir():
-            raise FileNotFoundError(f"{root}: image root not found (set --data)")
-        # images are not checked up front: a missing one is skipped and counted like a corrupt one
-        dataset = ArgoverseHD(annotations, root, check_images=False)
-        check_compatible(logs, dataset)
-        pairings = pair_logs(logs, eta=args.eta, forecast=args.forecast, annotations=dataset)
-        videos = render_logs(logs, pairings, dataset, Path(args.out) if args.out else run_dir / "videos",
-                             forecast=args.forecast, eta=args.eta, max_sequences=args.max_sequences,
-                             max_width=args.max_width, min_score=args.min_score)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    location = Path(args.log)
+    logs = read_logs(location)
+    run_dir = run_folder(location)
+    annotations = Path(args.annotations)
+    if not annotations.is_file():
+        raise FileNotFoundError(f"{annotations}: annotation file not found")
+    root = _image_root(args.data, run_dir, annotations)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: image root not found (set --data)")
+    # images are not checked up front: a missing one is skipped and counted like a corrupt one
+    dataset = ArgoverseHD(annotations, root, check_images=False)
+    check_compatible(logs, dataset)
+    pairings = pair_logs(logs, eta=args.eta, forecast=args.forecast, annotations=dataset)
+    videos = render_logs(logs, pairings, dataset, Path(args.out) if args.out else run_dir / "videos",
+                         forecast=args.forecast, eta=args.eta, max_sequences=args.max_sequences,
+                         max_width=args.max_width, min_score=args.min_score)
     report_videos(videos)
     return 0 if any(v.path is not None for v in videos) else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

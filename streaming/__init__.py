@@ -1,5 +1,6 @@
 """Streaming perception: the timestamped simulator, the wall-clock runner, frame sources
-(replay, threads, ZeroMQ), stream logs and `python -m streaming.run`.
+(replay, threads, ZeroMQ), stream logs, the frame passes and dataset session behind
+`python -m streaming.run` (the command composes them with eval_streaming's scoring).
 
 Submodules are imported explicitly (nothing heavy happens on `import streaming`).
 """

@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from data.config import ConfigError
+from detector.grid import check_input_hw
+from detector.postprocess import EVAL_CONF_THRESH, EVAL_NMS_THRESH
 from streaming.scheduler import POLICIES
 from trackers import ForecastConfig
 
@@ -14,12 +16,17 @@ def _no_forecast() -> ForecastConfig:
 
 @dataclass
 class SyntheticWorldConfig:
-    """The small world generated on first use when no dataset is given."""
+    """The small world generated on first use when no dataset is given.
+
+    `size` is (width, height) in pixels, image order as `generate_world(size=...)` takes it;
+    unlike `StreamingConfig.input_size`, which is the network's (H, W). The YAML key stays
+    `size` so existing configs keep working.
+    """
 
     directory: str = "datasets/synthetic_stream_demo"
     sequences: int = 2
     frames: int = 60
-    size: tuple[int, int] = (960, 600)  # (W, H)
+    size: tuple[int, int] = (960, 600)  # size_wh: (W, H) pixels
     # Not 0: the bundled demo model was trained on the seed-0 world, so the demo scores held-out
     # sequences.
     seed: int = 7
@@ -35,15 +42,15 @@ class StreamingConfig:
     latency: str = "measured"  # measured | fixed:SECONDS | profile:FILE
     policy: str = "greedy"  # greedy | shrinking-tail
     perf_factor: float = 1.0  # simulated hardware speed-up: runtimes are divided by it
-    input_size: tuple[int, int] | None = None  # (H, W); None = the model's own
-    forecast: ForecastConfig = field(default_factory=_no_forecast)  # method: none | kalman | bytetrack
+    input_size: tuple[int, int] | None = None  # input_hw: (H, W) of the network; None = the model's own
+    forecast: ForecastConfig = field(default_factory=_no_forecast)  # method: one of trackers.FORECAST_METHODS (checked there)
     eta: float = 0.0  # query shift in frames
     out: str = "runs/streaming"
     submission: str = ""  # also write paired results as a COCO results list here
     seed: int = 0
     device: str = "cpu"
-    conf_thresh: float = 0.01  # low, as for AP evaluation
-    nms_thresh: float = 0.65
+    conf_thresh: float = EVAL_CONF_THRESH  # low, as for AP evaluation
+    nms_thresh: float = EVAL_NMS_THRESH
     # Also run every frame once: gives offline AP, and the simulation then replays detections
     # (and, for measured latency, each frame's measured runtime) from that pass.
     offline: bool = True
@@ -63,8 +70,11 @@ class StreamingConfig:
             raise ConfigError(f"fps: must be positive, got {self.fps}")
         if not self.perf_factor > 0:
             raise ConfigError(f"perf_factor: must be positive, got {self.perf_factor}")
-        if self.input_size is not None and any(v <= 0 or v % 32 for v in self.input_size):
-            raise ConfigError(f"input_size: {list(self.input_size)} must be positive multiples of 32 (H W)")
+        if self.input_size is not None:
+            try:
+                check_input_hw(self.input_size)
+            except ValueError as e:
+                raise ConfigError(str(e)) from None
         if self.realtime and (self.latency != "measured" or self.perf_factor != 1.0):
             raise ConfigError("realtime runs at the speed of this machine: use latency 'measured', perf_factor 1")
         if self.max_sequences < 0 or self.max_frames < 0 or self.video_max_sequences < 0:

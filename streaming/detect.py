@@ -1,4 +1,4 @@
-"""The detector as the streaming run sees it: loaded, mapped to the dataset's classes, timed.
+"""The detector as the streaming run sees it: loaded and mapped to the dataset's classes.
 
 COCO-trained models (80 classes) are mapped to the dataset's classes with its `coco_mapping`
 (Argoverse-HD's by default; 80 = dropped); models trained on the dataset's classes are used
@@ -6,15 +6,20 @@ as they are; anything else is a clear error.
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from data.argoverse import ArgoverseHD
 from data.classes import ARGOVERSE_HD_CLASSES, COCO_CLASSES, COCO_TO_ARGOVERSE_HD
 from data.detections import Detections
+from detector.runner import Detect
+from streaming.config import StreamingConfig
+
+if TYPE_CHECKING:  # the api imports the inference stack; only load_stream_detector needs it
+    from detector.api import Detector
 
 
 class ClassMismatchError(ValueError):
@@ -28,7 +33,7 @@ def demo_model_path() -> Path:
     return Path(detector.__file__).resolve().parent / "weights" / "yolox_demo.pth"
 
 
-def load_stream_detector(cfg: Any) -> Any:
+def load_stream_detector(cfg: StreamingConfig) -> Detector:
     """load_detector with the run's thresholds, device and input size; clear error if missing."""
     from detector import load_detector
 
@@ -84,7 +89,7 @@ def class_mapping(
 class MappedDetector:
     """Calls the detector and relabels its output into the dataset's classes."""
 
-    detector: Callable[[list[np.ndarray]], list[Detections]]
+    detector: Detect
     mapping: np.ndarray | None  # model label -> dataset label; num_classes means dropped
     num_classes: int
 
@@ -100,42 +105,10 @@ class MappedDetector:
         return mapped
 
 
-def map_to_dataset(det: Any, dataset: Any, model_name: str) -> MappedDetector:
+def map_to_dataset(det: Detector, dataset: ArgoverseHD, model_name: str) -> MappedDetector:
+    """`det` relabelled into the dataset's classes (see the module docstring)."""
     classes = getattr(det, "classes", None)
     num = len(classes) if classes else int(getattr(det, "num_classes", 0))
     mapping = class_mapping(classes, num, dataset.classes, coco_mapping=getattr(dataset, "coco_mapping", ()),
                             model_name=model_name)
     return MappedDetector(det, mapping, len(dataset.classes))
-
-
-def timed_call(detector: Callable, image: np.ndarray, clock: Callable[[], float] = time.perf_counter):
-    start = clock()
-    dets = detector([image])[0]
-    return dets, clock() - start
-
-
-def offline_pass(
-    detector: Callable,
-    load_frame: Callable[[int], np.ndarray],
-    num_frames: int,
-    *,
-    progress: Any = None,
-) -> tuple[list[Detections | None], list[float], list[str]]:
-    """Every frame once: detections, timed runtimes, and the frames that could not be read."""
-    dets: list[Detections | None] = []
-    runtimes: list[float] = []
-    bad: list[str] = []
-    for i in range(num_frames):
-        try:
-            image = load_frame(i)
-        except (OSError, ValueError) as e:  # a missing or corrupt frame: skip, count, go on
-            bad.append(f"frame {i}: {e}")
-            dets.append(None)
-            runtimes.append(0.0)
-        else:
-            d, runtime = timed_call(detector, image)
-            dets.append(d)
-            runtimes.append(runtime)
-        if progress is not None:
-            progress.update(1)
-    return dets, runtimes, bad

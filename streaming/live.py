@@ -15,11 +15,12 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Sequence
 
 import numpy as np
 
-from data.detections import Detections
+from data.cli import run_command
+from detector.runner import Detect, FrameRunner
 from streaming.log import StreamLog, write_log
 from streaming.realtime import run_realtime
 from streaming.scheduler import POLICIES
@@ -38,7 +39,7 @@ class LiveSummary:
 
 def run_live(
     source: ZmqFrameSource,
-    detector: Callable[[list[np.ndarray]], list[Detections]],
+    detector: Detect,
     *,
     classes: list[str],
     out: str | Path,
@@ -48,12 +49,13 @@ def run_live(
     meta: dict | None = None,
 ) -> LiveSummary:
     out = Path(out)
-    run = run_realtime(source, detector, policy=policy, idle_timeout=idle_timeout, max_frames=max_frames)
+    run = run_realtime(source, FrameRunner(detector), policy=policy, idle_timeout=idle_timeout,
+                       max_frames=max_frames)
     log = StreamLog(
         sequence="live", sid=0, fps=source.fps, num_frames=run.num_frames, image_ids=[], classes=list(classes),
         latency="measured", policy=policy, outputs=run.outputs,
         meta={**(meta or {}), "mode": "live", "received": source.received, "malformed": source.malformed,
-              "malformed_reasons": source.malformed_reasons, "failed_frames": run.failed_frames},
+              "malformed_reasons": source.malformed_reasons, "failed_frames": run.bad_frames},
     )
     path = write_log(log, out / "logs" / "live.jsonl")
     (out / "runtime_profile.json").write_text(json.dumps({"runtimes": run.measured, **(meta or {})}, indent=1) + "\n")
@@ -64,7 +66,10 @@ def run_live(
     )
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    """Bad input (model file, address) raises; run_command turns it into exit code 2."""
+    from detector.api import DEMO_CONF_THRESH, DEMO_NMS_THRESH, load_detector
+
     ap = argparse.ArgumentParser(prog="python -m streaming.live", description=__doc__.split("\n")[0])
     ap.add_argument("--model", required=True, help="checkpoint/.onnx/.xml/.engine or zoo name")
     ap.add_argument("--address", default="tcp://127.0.0.1:5555")
@@ -74,28 +79,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--policy", choices=POLICIES, default="greedy")
     ap.add_argument("--idle-timeout", type=float, default=5.0)
     ap.add_argument("--max-frames", type=int, default=None)
-    ap.add_argument("--conf-thresh", type=float, default=0.3)
-    ap.add_argument("--nms-thresh", type=float, default=0.45)
+    ap.add_argument("--conf-thresh", type=float, default=DEMO_CONF_THRESH)
+    ap.add_argument("--nms-thresh", type=float, default=DEMO_NMS_THRESH)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default="runs/live")
     args = ap.parse_args(argv)
-    source: Any = None
+    detector = load_detector(args.model, conf_thresh=args.conf_thresh, nms_thresh=args.nms_thresh,
+                             device=args.device)
+    source = ZmqFrameSource(args.address, fps=args.fps, pattern=args.pattern, bind=not args.connect)
     try:
-        from detector import load_detector
-
-        detector = load_detector(args.model, conf_thresh=args.conf_thresh, nms_thresh=args.nms_thresh,
-                                 device=args.device)
-        source = ZmqFrameSource(args.address, fps=args.fps, pattern=args.pattern, bind=not args.connect)
         print(f"listening on {source.endpoint} ({args.pattern})", file=sys.stderr)
         summary = run_live(source, detector, classes=list(detector.classes), out=args.out, policy=args.policy,
                            idle_timeout=args.idle_timeout, max_frames=args.max_frames,
                            meta={"model": args.model, "device": args.device})
-    except (ValueError, FileNotFoundError, ImportError, OSError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
     finally:
-        if source is not None:
-            source.close()
+        source.close()
     mean = f"{summary.mean_runtime_s * 1000:.1f} ms" if summary.mean_runtime_s is not None else "-"
     print(f"received {summary.received} frames, processed {summary.processed} (mean runtime {mean}), "
           f"skipped {summary.malformed} malformed message(s); log: {summary.log_path}")
@@ -105,4 +103,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

@@ -3,19 +3,18 @@
 A frame runner turns a frame index into `(detections, measured_seconds)`:
     CachedFrames     per-frame detections (and optionally runtimes) computed beforehand, e.g.
                      by an offline pass; dropped frames cost nothing.
-    DetectorFrames   runs a real detector on the frames the scheduler picks, timing the call.
+    DetectorFrames   runs a real detector on the frames the scheduler picks, through a
+                     FrameRunner (load, time the call, skip and count an unreadable frame).
 The latency model turns the measurement into the simulated runtime, so fixed and profile
 latencies give the same log for the same inputs and seed, bit for bit.
 """
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
-import numpy as np
-
 from data.detections import Detections
+from detector.runner import FrameRunner
 from streaming.latency import LatencyModel
 from streaming.log import StreamOutput
 from streaming.scheduler import run_schedule
@@ -38,29 +37,25 @@ class CachedFrames:
 
 @dataclass
 class DetectorFrames:
-    """Runs `detector([frame])` on demand; loading the frame is not part of the timed call."""
+    """Runs the detector on demand; an unreadable or rejected frame (counted in
+    `runner.bad_frames`) has no detections and costs its measured time (0 when unreadable)."""
 
-    detector: Callable[[list[np.ndarray]], list[Detections]]
-    load_frame: Callable[[int], np.ndarray]
-    bad_frames: list[str] = field(default_factory=list)
-    clock: Callable[[], float] = time.perf_counter
+    runner: FrameRunner
 
     def __call__(self, index: int) -> FrameResult:
-        try:
-            image = self.load_frame(index)
-        except (OSError, ValueError) as e:  # missing or corrupt image: skip, count, go on
-            self.bad_frames.append(f"frame {index}: {e}")
-            return None, 0.0
-        start = self.clock()
-        dets = self.detector([image])[0]
-        return dets, self.clock() - start
+        result = self.runner(index)
+        return result.detections, result.runtime_s
+
+    @property
+    def bad_frames(self) -> list[str]:
+        return self.runner.bad_frames
 
 
 @dataclass
 class SequenceRun:
     outputs: list[StreamOutput]
     measured: list[float]  # raw measurements of the processed frames (before perf_factor)
-    skipped_frames: int  # picked frames that could not be read
+    skipped_frames: int  # picked frames that could not be read or that the detector rejected
 
 
 def simulate_sequence(

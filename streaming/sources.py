@@ -5,7 +5,8 @@ with an index greater than `last`, waiting for one if none has; older arrived fr
 dropped. None means the stream is over (or nothing came within `timeout` seconds).
 
     ReplaySource    frames of a recorded sequence, frame i available from t0 + i / fps
-                    (a time check; only the frames actually taken are loaded).
+                    (a time check; only the frames actually taken are loaded, through the
+                    FrameRunner's `load`, which counts the unreadable ones).
     ThreadedSource  any frame iterator (e.g. a decoded video) released at i / fps by a thread.
 Times are on the stream clock: seconds since frame 0 arrived.
 """
@@ -38,21 +39,27 @@ class FrameSource(Protocol):
 
 
 class ReplaySource:
-    """A recorded sequence played at its frame rate against the wall clock."""
+    """A recorded sequence played at its frame rate against `clock`.
+
+    `load(i)` returns frame i or None when it cannot be read (`FrameRunner.load` counts it in
+    its `bad_frames`); an unreadable frame is passed over for the next one to arrive. `clock`
+    and `sleep` are injectable so that tests can run the wall-clock rules on a fake clock.
+    """
 
     def __init__(
         self,
-        load_frame: Callable[[int], np.ndarray],
+        load: Callable[[int], np.ndarray | None],
         *,
         num_frames: int,
         fps: float,
         clock: Callable[[], float] = time.perf_counter,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.load_frame = load_frame
+        self.load = load
         self.num_frames = num_frames
         self.fps = float(fps)
         self.clock = clock
-        self.bad_frames: list[str] = []
+        self.sleep = sleep
         self._t0: float | None = None
 
     def start(self) -> None:
@@ -71,19 +78,18 @@ class ReplaySource:
             if latest >= self.num_frames:
                 return None  # the sequence is over, as in the simulation
             if latest > last:
-                try:
-                    return ArrivedFrame(latest, latest / self.fps, self.load_frame(latest))
-                except (OSError, ValueError) as e:  # unreadable frame: count it, wait for the next
-                    self.bad_frames.append(f"frame {latest}: {e}")
-                    last = latest
-                    continue
+                image = self.load(latest)
+                if image is not None:
+                    return ArrivedFrame(latest, latest / self.fps, image)
+                last = latest  # unreadable (counted by the loader): wait for the next frame
+                continue
             if last + 1 >= self.num_frames:
                 return None
             wake = (last + 1) / self.fps
             if wake > deadline:
-                time.sleep(max(deadline - now, 0.0))
+                self.sleep(max(deadline - now, 0.0))
                 return None
-            time.sleep(max(wake - now, 0.0))
+            self.sleep(max(wake - now, 0.0))
 
     def close(self) -> None:
         pass

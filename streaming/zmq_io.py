@@ -17,10 +17,11 @@ import argparse
 import json
 import sys
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from data.cli import run_command
 from streaming.sources import ArrivedFrame
 
 ENCODINGS = ("raw", "jpeg")
@@ -254,7 +255,8 @@ def stream_video(path: str, sender: FrameSender, *, fps: float | None = None, en
     return count
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    """Bad input (video, address) raises, naming the video; run_command exits 2 on it."""
     ap = argparse.ArgumentParser(prog="python -m streaming.zmq_io", description="stream a video file over ZeroMQ")
     ap.add_argument("video")
     ap.add_argument("--address", default="tcp://127.0.0.1:5555")
@@ -267,11 +269,11 @@ def main(argv: list[str] | None = None) -> int:
         with FrameSender(args.address, pattern=args.pattern, bind=args.bind) as sender:
             n = stream_video(args.video, sender, fps=args.fps, encoding=args.encoding)
     except (OSError, ValueError) as e:
-        print(f"error: {args.video}: {e}", file=sys.stderr)
-        return 2
+        # the message names the video: errors from the decoder or the socket may not
+        raise ValueError(f"{args.video}: {e}") from e
     print(f"sent {n} frames to {args.address}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

@@ -136,10 +136,6 @@ class Tracker:
         return self._labels.copy()
 
     @property
-    def hits(self) -> np.ndarray:
-        return self._hits.copy()
-
-    @property
     def last_seen(self) -> np.ndarray:
         return self._last_seen.copy()
 

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import json
 
-import cv2
 import numpy as np
 import pytest
 
 from data.argoverse import ArgoverseHD
+from data.cli import run_command
 from data.classes import ARGOVERSE_HD_CLASSES
 from data.coco import read_image
 from data.detections import Detections
 from data.video import VideoSource
 from eval_streaming.evaluate import pair_logs
-from eval_streaming.render import caption, compose_frame, main, render_sequence, video_size
+from eval_streaming.render import caption, compose_frame, render_sequence, video_size
+from eval_streaming.render import main as render_main
 from streaming.latency import parse_latency
 from streaming.log import StreamLog, write_log
 from streaming.simulate import CachedFrames, simulate_sequence
@@ -55,7 +56,7 @@ def _regions(dets: Detections, shape: tuple[int, int], band: int) -> np.ndarray:
 
 def test_video_shows_the_scored_prediction_of_every_frame(run):
     root, annotations, run_dir, dataset, log = run
-    assert main(["--log", str(run_dir), "--annotations", str(annotations)]) == 0  # images: annotations/..
+    assert run_command(render_main, ["--log", str(run_dir), "--annotations", str(annotations)]) == 0  # images: annotations/..
     video = run_dir / "videos" / f"{log.sequence}.mp4"
     source = VideoSource(video)
     decoded = [frame for _, frame in source]
@@ -99,7 +100,7 @@ def test_captions_say_source_staleness_and_frame_fate(run):
 def test_forecast_cli_and_unreadable_frames_are_skipped_and_counted(run, tmp_path, capsys):
     root, annotations, run_dir, dataset, log = run
     out = tmp_path / "videos"
-    assert main(["--log", str(run_dir / "logs"), "--annotations", str(annotations), "--data", str(root),
+    assert run_command(render_main, ["--log", str(run_dir / "logs"), "--annotations", str(annotations), "--data", str(root),
                  "--forecast", "kalman", "--out", str(out), "--max-sequences", "1"]) == 0
     assert len([f for _, f in VideoSource(out / f"{log.sequence}.mp4")]) == FRAMES
 
@@ -127,7 +128,7 @@ def test_wide_frames_are_scaled_down_with_their_boxes():
 
 def test_clear_errors(run, tmp_path, capsys):
     root, annotations, run_dir, *_ = run
-    assert main(["--log", str(run_dir), "--annotations", str(tmp_path / "nope.json")]) == 2
+    assert run_command(render_main, ["--log", str(run_dir), "--annotations", str(tmp_path / "nope.json")]) == 2
     err = capsys.readouterr().err
     assert "nope.json" in err and len(err.strip().splitlines()) == 1
     other = json.loads(annotations.read_text())
@@ -135,7 +136,7 @@ def test_clear_errors(run, tmp_path, capsys):
     other["annotations"] = [a for a in other["annotations"] if a["category_id"] in {c["id"] for c in other["categories"]}]
     (tmp_path / "annotations").mkdir()
     (tmp_path / "annotations" / "val.json").write_text(json.dumps(other))
-    assert main(["--log", str(run_dir), "--annotations", str(tmp_path / "annotations" / "val.json"),
+    assert run_command(render_main, ["--log", str(run_dir), "--annotations", str(tmp_path / "annotations" / "val.json"),
                  "--data", str(root)]) == 2
     assert "classes" in capsys.readouterr().err
 

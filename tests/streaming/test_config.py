@@ -8,7 +8,9 @@ from data.classes import ARGOVERSE_HD_CLASSES, COCO_CLASSES
 from data.config import ConfigError, load_config
 from data.detections import Detections
 from streaming.config import StreamingConfig
-from streaming.detect import ClassMismatchError, MappedDetector, class_mapping, offline_pass
+from detector.runner import FrameRunner
+from streaming.detect import ClassMismatchError, MappedDetector, class_mapping
+from streaming.passes import offline_pass
 from streaming.run import build_parser, config_from_args
 
 
@@ -90,7 +92,8 @@ def test_offline_pass_skips_unreadable_frames():
             raise ValueError("frame1.jpg: cannot decode image")
         return np.zeros((4, 4, 3), np.uint8)
 
-    dets, runtimes, bad = offline_pass(lambda frames: [_dets([0])], load, 3)
-    assert dets[1] is None and len(dets[0]) == 1 and len(dets[2]) == 1
-    assert bad == ["frame 1: frame1.jpg: cannot decode image"]
-    assert len(runtimes) == 3 and all(r >= 0 for r in runtimes)
+    done = offline_pass(FrameRunner(lambda frames: [_dets([0])], load), 3)
+    assert done.detections[1] is None and len(done.detections[0]) == 1 and len(done.detections[2]) == 1
+    assert done.bad_frames == ["frame 1: frame1.jpg: cannot decode image"]
+    assert len(done.runtimes) == 3 and all(r >= 0 for r in done.runtimes)
+    assert done.measured == [done.runtimes[0], done.runtimes[2]]  # the skipped frame is no runtime

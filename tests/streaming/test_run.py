@@ -9,10 +9,16 @@ import sys
 
 import pytest
 
+from data.cli import run_command
 from eval_streaming.evaluate import main as evaluate_main
-from streaming.run import main as run_main
+from streaming.run import main as streaming_run_main
 
 pytestmark = pytest.mark.slow
+
+
+def run_main(argv: list[str]) -> int:
+    """The command as `python -m streaming.run` runs it: bad input becomes exit code 2."""
+    return run_command(streaming_run_main, argv)
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +172,7 @@ def test_live_cli_over_zeromq(checkpoints, tmp_path, capsys):
 
     with FrameSender("tcp://127.0.0.1:*", pattern="push", bind=True) as tx:
         codes = []
-        live = threading.Thread(target=lambda: codes.append(live_main([
+        live = threading.Thread(target=lambda: codes.append(run_command(live_main, [
             "--model", str(checkpoints[8]), "--address", tx.endpoint, "--connect", "--fps", "30",
             "--idle-timeout", "10", "--out", str(tmp_path / "live"), "--conf-thresh", "0.0"])))
         live.start()

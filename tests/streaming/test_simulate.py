@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from data.detections import Detections
+from detector.runner import FrameRunner
 from streaming.latency import parse_latency
 from streaming.simulate import CachedFrames, DetectorFrames, offline_outputs, simulate_sequence
 
@@ -39,7 +40,7 @@ def test_detector_runs_only_picked_frames_and_skips_unreadable_ones():
         seen.append(int(frames[0][0, 0, 0]))
         return [_dets(seen[-1])]
 
-    runner = DetectorFrames(detector, load, clock=clock)
+    runner = DetectorFrames(FrameRunner(detector, load, clock=clock))
     run = simulate_sequence(runner, num_frames=10, fps=30, latency=parse_latency("fixed:0.05"))
     # picks 0, 1, 3 (unreadable: no output, no detector call, still takes its time), 4, 6, 7, 9
     assert seen == [0, 1, 4, 6, 7, 9]

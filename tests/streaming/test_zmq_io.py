@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from data.detections import Detections
+from detector.runner import FrameRunner
 from streaming.realtime import run_realtime
 from streaming.zmq_io import FrameSender, ZmqFrameSource, decode_payload, encode_frame, parse_header
 
@@ -122,7 +123,7 @@ def test_realtime_runner_on_a_live_stream_skips_bad_messages():
     sender = threading.Thread(target=send_all)
     sender.start()
     try:
-        run = run_realtime(src, slow_detector, policy="greedy", idle_timeout=5.0)
+        run = run_realtime(src, FrameRunner(slow_detector), policy="greedy", idle_timeout=5.0)
     finally:
         sender.join(timeout=10)
     idx = [o.frame_index for o in run.outputs]

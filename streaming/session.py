@@ -1,0 +1,161 @@
+"""A streaming run over a dataset, up to its stream logs: the library under `python -m streaming.run`.
+
+`stream_session(cfg)` prepares the run folder (stale logs removed, resolved config.yaml), loads
+the detector before any data work (a bad model file fails first), resolves the dataset
+(generating the synthetic demo world when asked), streams every sequence and writes logs/,
+offline/ and runtime_profile.json. Scoring is the next layer's job (eval_streaming): the logs
+are the seam, so this module imports nothing from it.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from data.argoverse import ArgoverseHD
+from data.config import save_config
+from detector.runner import FrameRunner
+from streaming.config import StreamingConfig
+from streaming.detect import MappedDetector, load_stream_detector, map_to_dataset
+from streaming.latency import parse_latency
+from streaming.log import StreamLog, write_log
+from streaming.passes import build_stream_pass, offline_pass
+from streaming.simulate import offline_outputs
+
+# Run-folder contents an earlier run may have left; they would be taken for this run's.
+_STALE = (("logs", "*.jsonl"), ("offline", "*.jsonl"), ("videos", "*.mp4"))
+
+
+@dataclass
+class StreamSession:
+    """What a run produced before scoring: its logs (also on disk), the dataset and detector."""
+
+    cfg: StreamingConfig
+    dataset: ArgoverseHD
+    detector: MappedDetector
+    logs: list[StreamLog]
+    offline_logs: list[StreamLog]  # empty without the every-frame pass
+    measured: list[float]  # the detector's runtimes (s): the run's runtime profile
+
+    @property
+    def out(self) -> Path:
+        return Path(self.cfg.out)
+
+
+def _world_matches(root: Path, wanted: dict) -> bool:
+    """Whether the world on disk was generated with these settings (else it is regenerated)."""
+    try:
+        args = json.loads((root / "world.json").read_text())["arguments"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    return all(args.get(k) == v for k, v in wanted.items())
+
+
+def resolve_dataset(cfg: StreamingConfig) -> ArgoverseHD:
+    if cfg.data in ("", "synthetic"):
+        root = Path(cfg.synthetic.directory)
+        s = cfg.synthetic
+        wanted = {"sequences": s.sequences, "frames": s.frames, "size": list(s.size), "seed": s.seed}
+        if not (root / "annotations" / f"{cfg.split}.json").is_file() or not _world_matches(root, wanted):
+            from data.synthetic import generate_world
+
+            print(f"generating the synthetic demo world in {root} ...", file=sys.stderr)
+            # every sequence in val: the demo streams, it does not train
+            generate_world(root, sequences=s.sequences, frames=s.frames, size=tuple(s.size), seed=s.seed,
+                           val_fraction=1.0)
+    else:
+        root = Path(cfg.data)
+        if not root.is_dir():
+            raise FileNotFoundError(f"{root}: dataset folder not found")
+    name = "test-meta.json" if cfg.split == "test" else f"{cfg.split}.json"
+    annotations = Path(cfg.annotations) if cfg.annotations else root / "annotations" / name
+    if not annotations.is_file():
+        raise FileNotFoundError(f"{annotations}: annotation file not found (set --annotations)")
+    return ArgoverseHD(annotations, root, check_images=True)
+
+
+def runtime_summary(runtimes: list[float]) -> dict:
+    arr = np.asarray(runtimes, dtype=np.float64)
+    if not arr.size:
+        return {"count": 0}
+    return {"count": int(arr.size), "mean_s": float(arr.mean()), "p50_s": float(np.percentile(arr, 50)),
+            "p90_s": float(np.percentile(arr, 90)), "max_s": float(arr.max())}
+
+
+def stream_dataset(cfg: StreamingConfig, dataset: ArgoverseHD, detector: MappedDetector,
+                   out: Path) -> tuple[list[StreamLog], list[StreamLog], list[float]]:
+    """Run every sequence; write and return its stream logs, offline logs and measured runtimes."""
+    from tqdm import tqdm
+
+    from data.coco import read_image
+
+    latency = parse_latency(cfg.latency, perf_factor=cfg.perf_factor, seed=cfg.seed)
+    logs, offline_logs, measured = [], [], []
+    warmed = False
+    for seq in dataset.sequences[: cfg.max_sequences or None]:
+        frames = seq.frames[: cfg.max_frames or None]
+        n = len(frames)
+
+        def load(i: int, frames=frames) -> np.ndarray:
+            return read_image(frames[i].path)
+
+        if not warmed and n:  # first calls allocate and compile; keep them out of the timings
+            warmed = FrameRunner(detector, load)(0).detections is not None
+        header = dict(sequence=seq.name, sid=seq.sid, fps=cfg.fps, num_frames=n,
+                      image_ids=[f.image_id for f in frames], classes=list(dataset.classes),
+                      perf_factor=cfg.perf_factor, seed=cfg.seed)
+        meta: dict[str, Any] = {"model": cfg.model or "demo", "device": cfg.device,
+                                "input_size": list(getattr(detector.detector, "input_size", []) or [])}
+        bar = tqdm(total=n, desc=f"{seq.name} offline" if cfg.offline else seq.name, unit="frame", leave=False)
+
+        def advance(index: int) -> None:
+            bar.update(index + 1 - bar.n)
+
+        cache = None
+        if cfg.offline:
+            cache = offline_pass(FrameRunner(detector, load), n, on_frame=advance)
+            measured += cache.measured
+            off = StreamLog(latency="offline", policy="offline", outputs=offline_outputs(cache.detections, cfg.fps),
+                            meta={**meta, "bad_frames": cache.bad_frames, "runtimes": cache.runtimes}, **header)
+            offline_logs.append(off)
+            write_log(off, out / "offline" / f"{seq.name}.jsonl")
+            bar.reset(total=n)
+            bar.set_description(seq.name)
+        stream = build_stream_pass(detector, load, fps=cfg.fps, latency=latency, policy=cfg.policy, key=seq.sid,
+                                   realtime=cfg.realtime, cache=cache).run(n, advance)
+        bar.close()
+        # With the every-frame pass its runtimes are the profile; the stream's would count twice.
+        measured += [] if cfg.offline else stream.measured
+        log = StreamLog(latency=cfg.latency, policy=cfg.policy, outputs=stream.outputs,
+                        meta={**meta, "mode": stream.mode, "bad_frames": stream.bad_frames}, **header)
+        logs.append(log)
+        write_log(log, out / "logs" / f"{seq.name}.jsonl")
+        if stream.bad_frames:
+            print(f"{seq.name}: skipped {len(stream.bad_frames)} unreadable frame(s), e.g. {stream.bad_frames[0]}",
+                  file=sys.stderr)
+    return logs, offline_logs, measured
+
+
+def stream_session(cfg: StreamingConfig) -> StreamSession:
+    """Everything of a run up to scoring (see the module docstring)."""
+    out = Path(cfg.out)
+    for sub, pattern in _STALE:
+        for old in (out / sub).glob(pattern) if (out / sub).is_dir() else []:
+            old.unlink()
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, out / "config.yaml")
+    raw = load_stream_detector(cfg)  # first: a bad model file fails before any data work
+    dataset = resolve_dataset(cfg)
+    detector = map_to_dataset(raw, dataset, cfg.model or "demo model")
+    logs, offline_logs, measured = stream_dataset(cfg, dataset, detector, out)
+    if not logs:
+        raise ValueError(f"{dataset.annotation_file}: no sequences to stream")
+    (out / "runtime_profile.json").write_text(json.dumps({
+        "runtimes": measured, "model": cfg.model or "demo", "device": cfg.device,
+        "input_size": list(getattr(raw, "input_size", []) or []), **runtime_summary(measured),
+    }, indent=1) + "\n")
+    return StreamSession(cfg, dataset, detector, logs, offline_logs, measured)
