@@ -44,6 +44,13 @@ class Detections:
         """Subset by boolean mask or index array."""
         return Detections(self.boxes[keep], self.scores[keep], self.labels[keep])
 
+    def top(self, k: int) -> "Detections":
+        """The k highest-scoring detections, in their original order (ties keep the earlier)."""
+        if len(self) <= k:
+            return self
+        keep = np.sort(np.argsort(-self.scores, kind="stable")[:k])
+        return self.select(keep)
+
     def to_dict(self) -> dict[str, list]:
         return {
             # float32 -> float is exact and JSON keeps the repr, so a log re-scores bit for bit.

@@ -1,12 +1,16 @@
 """The one pairing rule of streaming evaluation.
 
-Ground-truth frame j is queried at t_j = (j + eta) / fps and gets the latest output with
-t_done <= t_j (not strict: an output finishing exactly at t_j counts). Times are compared in
-frame units with the scheduler's FRAME_EPS, so 3 * (1/30) seconds counts as frame 3. No
-output yet: an empty prediction (a missed frame).
+Ground-truth frame j is queried at t_j = (j - eta) / fps, the sAP toolkit's sign (eta >= -1;
+eta = -1 scores frame j with what was available one frame later), and gets the latest output
+with t_done <= t_j (not strict: an output finishing exactly at t_j counts). In the default
+"exact" timing, times are compared in frame units with the scheduler's FRAME_EPS, so
+3 * (1/30) seconds counts as frame 3; in "toolkit" timing they are compared as raw floats, as
+the toolkit does. No output yet: an empty prediction (a missed frame). Each prediction keeps at
+most `max_det` detections (the highest-scoring), as the challenge server does.
 
 With a forecaster, outputs are fed in completion order as they become available (each at its
-input time frame_index / fps) and the tracks are extrapolated to t_j.
+input time frame_index / fps) and the tracks are extrapolated to the ground-truth frame's own
+time j / fps, as the toolkit's forecasting does.
 """
 from __future__ import annotations
 
@@ -17,7 +21,9 @@ import numpy as np
 
 from data.detections import Detections
 from streaming.log import StreamOutput
-from streaming.scheduler import FRAME_EPS
+from streaming.scheduler import FRAME_EPS, TIMING_MODES
+
+MAX_DET = 100  # detections per frame the Streaming Perception Challenge accepts
 
 
 class Forecaster(Protocol):
@@ -54,14 +60,17 @@ class Pairing:
         return behind
 
 
-def latest_done(t_done: np.ndarray, query_positions: np.ndarray, fps: float) -> np.ndarray:
+def latest_done(t_done: np.ndarray, query_positions: np.ndarray, fps: float, timing: str = "exact") -> np.ndarray:
     """Index of the latest output with t_done <= query (both as frame positions), -1 if none.
 
     `t_done` must be non-decreasing, which a sequential detector guarantees and the log reader
     checks.
     """
-    done_positions = np.asarray(t_done, dtype=np.float64) * fps
-    return np.searchsorted(done_positions, np.asarray(query_positions) + FRAME_EPS, side="right") - 1
+    t_done = np.asarray(t_done, dtype=np.float64)
+    query_positions = np.asarray(query_positions, dtype=np.float64)
+    if timing == "toolkit":
+        return np.searchsorted(t_done, query_positions / fps, side="right") - 1
+    return np.searchsorted(t_done * fps, query_positions + FRAME_EPS, side="right") - 1
 
 
 def pair_outputs(
@@ -71,18 +80,22 @@ def pair_outputs(
     fps: float,
     eta: float = 0.0,
     forecaster: Forecaster | None = None,
+    timing: str = "exact",
+    max_det: int = MAX_DET,
 ) -> Pairing:
     """Pair every ground-truth frame of one sequence with the stream's belief at its query time."""
+    if timing not in TIMING_MODES:
+        raise ValueError(f"unknown timing mode {timing!r}: use one of {', '.join(TIMING_MODES)}")
     t_done = np.array([o.t_done for o in outputs], dtype=np.float64)
     if len(t_done) > 1 and (np.diff(t_done) < 0).any():
         raise ValueError("pair_outputs: outputs must be in completion (t_done) order")
-    positions = np.arange(num_frames, dtype=np.float64) + eta
-    chosen = latest_done(t_done, positions, fps) if len(outputs) else np.full(num_frames, -1)
+    positions = np.arange(num_frames, dtype=np.float64) - eta
+    chosen = latest_done(t_done, positions, fps, timing) if len(outputs) else np.full(num_frames, -1)
     chosen = chosen.astype(np.int64)
     source = np.array([outputs[k].frame_index if k >= 0 else -1 for k in chosen], dtype=np.int64)
     empty = Detections.empty()
     if forecaster is None:
-        predictions = [outputs[k].detections if k >= 0 else empty for k in chosen]
+        predictions = [outputs[k].detections.top(max_det) if k >= 0 else empty for k in chosen]
         return Pairing(chosen, source, predictions)
 
     forecaster.reset()
@@ -92,7 +105,7 @@ def pair_outputs(
         while fed < k:
             fed += 1
             forecaster.update(outputs[fed].detections, outputs[fed].frame_index / fps)
-        predictions.append(forecaster.forecast((j + eta) / fps) if k >= 0 else empty)
+        predictions.append(forecaster.forecast(j / fps).top(max_det) if k >= 0 else empty)
     return Pairing(chosen, source, predictions)
 
 

@@ -64,14 +64,14 @@ def _header_layout(width: int) -> tuple[float, int, int]:
 def caption(log: StreamLog, pairing: Pairing, j: int, *, processed: bool, forecast: str = "none",
             eta: float = 0.0) -> list[str]:
     """The two header lines of frame j."""
-    t = (j + eta) / log.fps
+    t = (j - eta) / log.fps  # the query time of frame j (the sAP toolkit's sign)
     first = f"{log.sequence}  frame {j}  t={t:.3f}s  {'processed' if processed else 'dropped'}"
     source = int(pairing.source_frame[j])
     if source < 0:
         return [first, "no output yet"]
     second = f"showing frame {source} ({int(pairing.frames_behind[j])} behind)"
     if forecast != "none":
-        second += f", {forecast} forecast to t"
+        second += f", {forecast} forecast to frame {j}"
     return [first, second]
 
 

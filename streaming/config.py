@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from data.config import ConfigError
 from detector.grid import check_input_hw
 from detector.postprocess import EVAL_CONF_THRESH, EVAL_NMS_THRESH
-from streaming.scheduler import POLICIES
+from streaming.scheduler import POLICIES, TIMING_MODES, check_eta
 from trackers import ForecastConfig
 
 
@@ -44,7 +44,11 @@ class StreamingConfig:
     perf_factor: float = 1.0  # simulated hardware speed-up: runtimes are divided by it
     input_size: tuple[int, int] | None = None  # input_hw: (H, W) of the network; None = the model's own
     forecast: ForecastConfig = field(default_factory=_no_forecast)  # method: one of trackers.FORECAST_METHODS (checked there)
-    eta: float = 0.0  # query shift in frames
+    # The sAP toolkit's --eta: ground-truth frame j is scored with the output available at
+    # (j - eta) / fps, so eta = -1 asks for one frame *later* (eta >= -1).
+    eta: float = 0.0
+    timing: str = "exact"  # exact | toolkit (the sAP toolkit's float arithmetic; streaming.scheduler)
+    max_det: int = 100  # detections kept per frame, as the challenge server does
     out: str = "runs/streaming"
     submission: str = ""  # also write paired results as a COCO results list here
     seed: int = 0
@@ -68,6 +72,14 @@ class StreamingConfig:
             raise ConfigError(f"policy: {self.policy!r} is not one of {', '.join(POLICIES)}")
         if not self.fps > 0:
             raise ConfigError(f"fps: must be positive, got {self.fps}")
+        try:
+            check_eta(self.eta)
+        except ValueError as e:
+            raise ConfigError(f"eta: {e}") from None
+        if self.timing not in TIMING_MODES:
+            raise ConfigError(f"timing: {self.timing!r} is not one of {', '.join(TIMING_MODES)}")
+        if self.max_det < 1:
+            raise ConfigError(f"max_det: must be >= 1, got {self.max_det}")
         if not self.perf_factor > 0:
             raise ConfigError(f"perf_factor: must be positive, got {self.perf_factor}")
         if self.input_size is not None:

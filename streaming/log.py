@@ -1,10 +1,10 @@
 """Stream log files: what a streaming run produced, one JSON-lines file per sequence.
 
 Line 1 is a header object:
-    {"schema": "yolox-streaming/stream-log", "version": 1, "sequence": name, "sid": int,
+    {"schema": "yolox-streaming/stream-log", "version": 2, "sequence": name, "sid": int,
      "fps": float, "num_frames": int, "image_ids": [int, ...] (one per frame, or [] for a live
      stream without a dataset), "classes": [str, ...], "latency": spec, "policy": name,
-     "perf_factor": float, "seed": int, "meta": {...free-form...}}
+     "timing": "exact" | "toolkit", "perf_factor": float, "seed": int, "meta": {...free-form...}}
 Every further line is one detector output in completion order:
     {"t_start": s, "t_done": s, "frame_index": i, "runtime": s, "detections": Detections.to_dict()}
 Floats are written with repr, so reading a log back gives the same numbers bit for bit and a
@@ -18,9 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from data.detections import Detections
+from streaming.scheduler import TIMING_MODES
 
 SCHEMA = "yolox-streaming/stream-log"
-VERSION = 1
+VERSION = 2
+# What changed at each version, for the message that refuses an older log.
+_CHANGES = {1: "version 2 added the timing mode (exact | toolkit) and runs written since score eta with the "
+               "sAP toolkit's sign (frame j is queried at (j - eta) / fps); re-run streaming.run to "
+               "write a version-2 log"}
 LOG_SUFFIX = ".jsonl"
 
 
@@ -53,13 +58,14 @@ class StreamLog:
     perf_factor: float = 1.0
     seed: int = 0
     meta: dict = field(default_factory=dict)
+    timing: str = "exact"  # streaming.scheduler.TIMING_MODES: how the timeline's times were computed
 
     def header(self) -> dict:
         return {
             "schema": SCHEMA, "version": VERSION, "sequence": self.sequence, "sid": self.sid,
             "fps": self.fps, "num_frames": self.num_frames, "image_ids": list(self.image_ids),
             "classes": list(self.classes), "latency": self.latency, "policy": self.policy,
-            "perf_factor": self.perf_factor, "seed": self.seed, "meta": self.meta,
+            "timing": self.timing, "perf_factor": self.perf_factor, "seed": self.seed, "meta": self.meta,
         }
 
 
@@ -79,7 +85,7 @@ def write_log(log: StreamLog, path: str | Path) -> Path:
 _HEADER_TYPES: dict[str, tuple[type, ...]] = {
     "sequence": (str,), "sid": (int,), "fps": (int, float), "num_frames": (int,),
     "image_ids": (list,), "classes": (list,), "latency": (str,), "policy": (str,),
-    "perf_factor": (int, float), "seed": (int,), "meta": (dict,),
+    "timing": (str,), "perf_factor": (int, float), "seed": (int,), "meta": (dict,),
 }
 
 
@@ -92,7 +98,8 @@ def _parse_header(obj: object, where: str) -> dict:
         raise StreamLogError(f"{where}: not a stream log (header must have schema {SCHEMA!r})")
     version = obj.get("version")
     if version != VERSION:
-        raise StreamLogError(f"{where}: unsupported stream log version {version!r} (this reader knows {VERSION})")
+        why = f": {_CHANGES[version]}" if version in _CHANGES else ""
+        raise StreamLogError(f"{where}: unsupported stream log version {version!r} (this reader knows {VERSION}){why}")
     for key, types in _HEADER_TYPES.items():
         if key not in obj:
             raise StreamLogError(f"{where}: header lacks {key!r}")
@@ -104,6 +111,8 @@ def _parse_header(obj: object, where: str) -> dict:
     ids = obj["image_ids"]
     if ids and (len(ids) != obj["num_frames"] or not all(isinstance(i, int) for i in ids)):
         raise StreamLogError(f"{where}: header image_ids must be num_frames integers (or empty)")
+    if obj["timing"] not in TIMING_MODES:
+        raise StreamLogError(f"{where}: header timing {obj['timing']!r} is not one of {', '.join(TIMING_MODES)}")
     if not all(isinstance(c, str) for c in obj["classes"]):
         raise StreamLogError(f"{where}: header classes must be strings")
     return obj
@@ -157,7 +166,7 @@ def read_log(path: str | Path) -> StreamLog:
         num_frames=header["num_frames"], image_ids=list(header["image_ids"]),
         classes=list(header["classes"]), latency=header["latency"], policy=header["policy"],
         outputs=outputs, perf_factor=float(header["perf_factor"]), seed=header["seed"],
-        meta=header["meta"],
+        meta=header["meta"], timing=header["timing"],
     )
 
 

@@ -74,10 +74,11 @@ class SimulatedPass:
     latency: LatencyModel
     policy: str
     key: int  # seeds the latency model per sequence
+    timing: str = "exact"  # streaming.scheduler.TIMING_MODES
 
     def run(self, num_frames: int, on_frame: OnFrame) -> SequenceStream:
         sim = simulate_sequence(self.frames, num_frames=num_frames, fps=self.fps, latency=self.latency,
-                                policy=self.policy, key=self.key, on_job=on_frame)
+                                policy=self.policy, key=self.key, on_job=on_frame, timing=self.timing)
         return SequenceStream(sim.outputs, sim.measured, list(self.bad_frames), "simulated")
 
 
@@ -106,6 +107,7 @@ def build_stream_pass(
     key: int,
     realtime: bool,
     cache: OfflinePass | None,
+    timing: str = "exact",
 ) -> StreamPass:
     """The pass of a run's mode: wall clock, simulation replaying the offline pass's detections
     (and measured runtimes), or simulation calling the detector on the frames it picks."""
@@ -113,6 +115,6 @@ def build_stream_pass(
         return RealtimePass(FrameRunner(detector, load_frame), fps, policy)
     if cache is not None:
         return SimulatedPass(CachedFrames(cache.detections, cache.runtimes), cache.bad_frames,
-                             fps, latency, policy, key)
+                             fps, latency, policy, key, timing)
     frames = DetectorFrames(FrameRunner(detector, load_frame))
-    return SimulatedPass(frames, frames.bad_frames, fps, latency, policy, key)
+    return SimulatedPass(frames, frames.bad_frames, fps, latency, policy, key, timing)

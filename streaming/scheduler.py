@@ -25,10 +25,23 @@ from typing import Callable
 
 FRAME_EPS = 1e-9  # in frame units; the single tolerance for "time t has reached frame i"
 POLICIES = ("greedy", "shrinking-tail")
+# exact: frame positions guarded by FRAME_EPS, so a runtime of exactly 0.1 s at 30 FPS ends at
+#        frame 3. toolkit: the sAP toolkit's own arithmetic (time accumulated as a float sum,
+#        floor without tolerance, outputs finishing at or after the end dropped, pairing on raw
+#        times), so 8 x 0.1 s = 0.7999999999999999 s lands before frame 24, as published
+#        fixed-latency numbers were computed. Measured runtimes never tie; the modes then agree.
+TIMING_MODES = ("exact", "toolkit")
 
 
 class SchedulerError(ValueError):
     pass
+
+
+def check_eta(eta: float) -> float:
+    """The sAP toolkit's query shift: finite and >= -1 (at most one frame into the future)."""
+    if not isinstance(eta, (int, float)) or isinstance(eta, bool) or not math.isfinite(eta) or eta < -1:
+        raise ValueError(f"must be a finite number >= -1 (frames; the sAP toolkit's sign), got {eta!r}")
+    return float(eta)
 
 
 def frame_at(t: float, fps: float) -> int:
@@ -113,12 +126,17 @@ class Scheduler:
 
 def run_schedule(
     process: Callable[[int], float], *, fps: float, num_frames: int, policy: str = "greedy",
-    expected_runtime: float | None = None,
+    expected_runtime: float | None = None, timing: str = "exact",
 ) -> list[Job]:
     """Simulated timeline: `process(frame_index)` runs the frame and returns its runtime (s).
 
     Time starts at 0 with frame 0 arriving; each call starts when the detector is free.
     """
+    if timing not in TIMING_MODES:
+        raise SchedulerError(f"unknown timing mode {timing!r}: use one of {', '.join(TIMING_MODES)}")
+    if timing == "toolkit":
+        return run_schedule_toolkit(process, fps=fps, num_frames=num_frames, policy=policy,
+                                    expected_runtime=expected_runtime)
     scheduler = Scheduler(fps=fps, num_frames=num_frames, policy=policy, expected_runtime=expected_runtime)
     jobs: list[Job] = []
     t = 0.0
@@ -131,3 +149,48 @@ def run_schedule(
         scheduler.finished(index, runtime)
         t = t_start + runtime
         jobs.append(Job(index, t_start, t, runtime))
+
+
+def run_schedule_toolkit(
+    process: Callable[[int], float], *, fps: float, num_frames: int, policy: str = "greedy",
+    expected_runtime: float | None = None,
+) -> list[Job]:
+    """The same rules in the sAP toolkit's floating-point arithmetic (timing mode "toolkit").
+
+    The clock is one float that each runtime is added to; the latest frame is floor(t * fps)
+    with no tolerance; a detector free on a frame it already took jumps to the next frame's
+    arrival; shrinking-tail compares against the fractional position before that jump and, when
+    it waits, re-enters the loop (which then takes the next frame); an output finishing at or
+    after the end of the sequence (num_frames / fps) is dropped, and the run stops there.
+    """
+    if policy not in POLICIES:
+        raise SchedulerError(f"unknown scheduling policy {policy!r}: use one of {', '.join(POLICIES)}")
+    if not fps > 0:
+        raise SchedulerError(f"fps must be positive, got {fps!r}")
+    t_end = num_frames / fps
+    mean_frames = None if expected_runtime is None else expected_runtime * fps
+    runtime_sum, count = 0.0, 0
+    jobs: list[Job] = []
+    t, last = 0.0, None
+    while t < t_end:
+        position = t * fps
+        index = math.floor(position)
+        if index == last:  # already taken: idle until the next frame arrives
+            index += 1
+            if index == num_frames:
+                break
+            t = index / fps
+        last = index
+        r = mean_frames if mean_frames is not None else (runtime_sum / count if count else 0.0)
+        if policy == "shrinking-tail" and (mean_frames is not None or count) and r > 1:
+            if r < math.floor(position - index + r):
+                continue
+        runtime = float(process(index))
+        if runtime < 0 or not math.isfinite(runtime):
+            raise SchedulerError(f"runtime must be finite and >= 0, got {runtime!r}")
+        runtime_sum, count = runtime_sum + runtime * fps, count + 1
+        t_start, t = t, t + runtime
+        if t >= t_end:
+            break
+        jobs.append(Job(index, t_start, t, runtime))
+    return jobs

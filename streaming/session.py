@@ -126,11 +126,11 @@ def stream_dataset(cfg: StreamingConfig, dataset: ArgoverseHD, detector: MappedD
             bar.reset(total=n)
             bar.set_description(seq.name)
         stream = build_stream_pass(detector, load, fps=cfg.fps, latency=latency, policy=cfg.policy, key=seq.sid,
-                                   realtime=cfg.realtime, cache=cache).run(n, advance)
+                                   realtime=cfg.realtime, cache=cache, timing=cfg.timing).run(n, advance)
         bar.close()
         # With the every-frame pass its runtimes are the profile; the stream's would count twice.
         measured += [] if cfg.offline else stream.measured
-        log = StreamLog(latency=cfg.latency, policy=cfg.policy, outputs=stream.outputs,
+        log = StreamLog(latency=cfg.latency, policy=cfg.policy, outputs=stream.outputs, timing=cfg.timing,
                         meta={**meta, "mode": stream.mode, "bad_frames": stream.bad_frames}, **header)
         logs.append(log)
         write_log(log, out / "logs" / f"{seq.name}.jsonl")

@@ -67,6 +67,7 @@ def simulate_sequence(
     policy: str = "greedy",
     key: int = 0,
     on_job: Callable[[int], None] | None = None,
+    timing: str = "exact",
 ) -> SequenceRun:
     """Stream one sequence through the scheduler; `key` seeds the latency model per sequence.
 
@@ -88,7 +89,7 @@ def simulate_sequence(
         return runtime
 
     jobs = run_schedule(process, fps=fps, num_frames=num_frames, policy=policy,
-                        expected_runtime=latency.expected_runtime())
+                        expected_runtime=latency.expected_runtime(), timing=timing)
     outputs = [
         StreamOutput(job.t_start, job.t_done, job.frame_index, job.runtime, dets)
         for job, (_, dets) in zip(jobs, results)

@@ -133,8 +133,8 @@ def test_cli_rescores_a_saved_run(world, tmp_path, capsys):
     assert (run / "report.md").read_text().startswith("# Streaming evaluation")
     assert isinstance(json.loads(sub.read_text()), list)
     assert "| streaming |" in capsys.readouterr().out
-    # eta shifts the queries one frame later: fewer misses
-    assert main(["--log", str(run / "logs"), "--annotations", str(ann), "--eta", "1", "--out", str(tmp_path / "eta")]) == 0
+    # eta = -1 (the sAP toolkit's sign) shifts the queries one frame later: fewer misses
+    assert main(["--log", str(run / "logs"), "--annotations", str(ann), "--eta", "-1", "--out", str(tmp_path / "eta")]) == 0
     assert json.loads((tmp_path / "eta" / "report.json").read_text())["association"]["missed"] == 2
 
 

@@ -1,4 +1,5 @@
-"""The pairing rule: latest output with t_done <= (j + eta) / fps, boundary included."""
+"""The pairing rule: latest output with t_done <= (j - eta) / fps (the sAP toolkit's sign),
+boundary included; at most max_det detections per frame; forecasts to the frame's own time."""
 from __future__ import annotations
 
 import numpy as np
@@ -83,8 +84,9 @@ def test_zero_latency_is_in_time_and_eta_shifts_queries():
     p = pair_outputs(outs, num_frames=6, fps=30)
     assert _source(p) == list(range(6)) and p.in_time == 6
     late = _outputs(list(range(6)), [(j + 1) / 30 for j in range(6)])
-    assert _source(pair_outputs(late, num_frames=6, fps=30, eta=1.0)) == list(range(6))
-    assert _source(pair_outputs(late, num_frames=6, fps=30, eta=-0.5)) == [-1, -1, 0, 1, 2, 3]
+    # eta = -1 queries one frame later (the toolkit's "eta >= -1"), eta = 0.5 half a frame earlier
+    assert _source(pair_outputs(late, num_frames=6, fps=30, eta=-1.0)) == list(range(6))
+    assert _source(pair_outputs(late, num_frames=6, fps=30, eta=0.5)) == [-1, -1, 0, 1, 2, 3]
 
 
 def test_outputs_must_be_in_completion_order():
@@ -127,3 +129,35 @@ def test_offline_predictions_per_frame():
     outs = _outputs([0, 2], [0.0, 2 / 30])
     per_frame = offline_predictions(outs, 3)
     assert per_frame[1] is None and round(float(per_frame[2].scores[0]) * 1000) == 2
+
+
+def test_forecasts_go_to_the_frame_time_whatever_eta():
+    outs = _outputs([0, 2], [1 / 30, 3 / 30])
+    f = RecordingForecaster()
+    pair_outputs(outs, num_frames=5, fps=30, eta=-1.0, forecaster=f)
+    assert [c[1] for c in f.calls if c[0] == "forecast"] == [0, 1, 2, 3, 4]
+
+
+def test_at_most_max_det_detections_per_frame_the_highest_scoring():
+    import numpy as np
+
+    from data.detections import Detections
+
+    scores = np.linspace(0.01, 0.99, 150).astype(np.float32)[::-1].copy()
+    np.random.default_rng(0).shuffle(scores)
+    dets = Detections(np.tile([0, 0, 5, 5], (150, 1)), scores, np.zeros(150, np.int64))
+    outs = [StreamOutput(0.0, 0.0, 0, 0.0, dets)]
+    kept = pair_outputs(outs, num_frames=1, fps=30).predictions[0]
+    assert len(kept) == 100 and kept.scores.min() >= np.sort(scores)[-100]
+    assert len(pair_outputs(outs, num_frames=1, fps=30, max_det=300).predictions[0]) == 150
+
+
+def test_toolkit_timing_compares_raw_float_times():
+    # 0.1 + 0.2 s is 0.30000000000000004 s: past frame 9's query (9 / 30 = 0.3 s) in raw floats
+    # (the toolkit), at it in frame units with the tolerance (exact).
+    outs = _outputs([7], [0.1 + 0.2])
+    assert _source(pair_outputs(outs, num_frames=11, fps=30, timing="exact"))[9] == 7
+    toolkit = _source(pair_outputs(outs, num_frames=11, fps=30, timing="toolkit"))
+    assert toolkit[9] == -1 and toolkit[10] == 7
+    with pytest.raises(ValueError, match="timing"):
+        pair_outputs(outs, num_frames=11, fps=30, timing="fast")

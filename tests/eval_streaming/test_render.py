@@ -94,7 +94,7 @@ def test_captions_say_source_staleness_and_frame_fate(run):
     assert caption(log, pairing, 0, processed=True) == [f"{log.sequence}  frame 0  t=0.000s  processed", "no output yet"]
     assert caption(log, pairing, 5, processed=False) == [f"{log.sequence}  frame 5  t=0.167s  dropped",
                                                           "showing frame 3 (2 behind)"]
-    assert caption(log, pairing, 7, processed=True, forecast="kalman")[1] == "showing frame 4 (3 behind), kalman forecast to t"
+    assert caption(log, pairing, 7, processed=True, forecast="kalman")[1] == "showing frame 4 (3 behind), kalman forecast to frame 7"
 
 
 def test_forecast_cli_and_unreadable_frames_are_skipped_and_counted(run, tmp_path, capsys):

@@ -164,3 +164,44 @@ def test_shrinking_tail_uses_the_known_mean_runtime_like_the_sap_toolkit() -> No
         s.finished(0, 0.3)
     assert known.next_job(0.4) == (2, 0.5)  # 1.5 < floor(0.6 + 1.5) = 2: wait for frame 2
     assert learned.next_job(0.4) == (1, 0.4)  # 1.2 < floor(0.6 + 1.2) = 1 is false: go now
+
+
+# Frames the sAP toolkit's simulator processes at 30 FPS over 40 frames, worked by hand in its
+# float arithmetic: 0.1 s accumulated eight times is 0.7999999999999999 s (frame 23, not 24);
+# an output that would finish at or after 40 / 30 s is dropped.
+TOOLKIT_FRAMES = {
+    (0.1, "greedy"): [0, 3, 6, 9, 12, 15, 18, 21, 23, 26, 29, 32, 36],
+    (0.1, "shrinking-tail"): [0, 3, 6, 9, 12, 15, 18, 21, 23, 26, 29, 32, 36],  # r = 3 frames: never waits
+    (0.15, "greedy"): [0, 4, 9, 13, 18, 22, 27, 31],
+    # r = 4.5 frames: free at phase 0.5, waits for the next frame; 10/30 + 0.15 s is
+    # 14.499999999999998 frames, phase < 0.5, so frame 14 is taken at once.
+    (0.15, "shrinking-tail"): [0, 5, 10, 14, 19, 24, 29, 34],
+}
+EXACT_FRAMES = {
+    (0.1, "greedy"): list(range(0, 40, 3)),
+    (0.15, "greedy"): [0, 4, 9, 13, 18, 22, 27, 31, 36],
+    (0.15, "shrinking-tail"): list(range(0, 40, 5)),
+}
+
+
+@pytest.mark.parametrize("runtime_s,policy", list(TOOLKIT_FRAMES))
+def test_toolkit_timing_reproduces_the_toolkits_frames(runtime_s, policy):
+    jobs = run_schedule(lambda i: runtime_s, fps=30, num_frames=40, policy=policy, expected_runtime=runtime_s,
+                        timing="toolkit")
+    assert [j.frame_index for j in jobs] == TOOLKIT_FRAMES[runtime_s, policy]
+    assert all(j.t_done < 40 / 30 for j in jobs)
+
+
+@pytest.mark.parametrize("runtime_s,policy", list(EXACT_FRAMES))
+def test_exact_timing_on_the_same_settings(runtime_s, policy):
+    jobs = run_schedule(lambda i: runtime_s, fps=30, num_frames=40, policy=policy, expected_runtime=runtime_s)
+    assert [j.frame_index for j in jobs] == EXACT_FRAMES[runtime_s, policy]
+
+
+def test_eta_must_be_finite_and_at_least_minus_one():
+    from streaming.scheduler import check_eta
+
+    assert check_eta(-1) == -1.0 and check_eta(2.5) == 2.5
+    for bad in (float("nan"), float("inf"), -1.5, True):
+        with pytest.raises(ValueError, match="finite number >= -1"):
+            check_eta(bad)
