@@ -28,6 +28,7 @@ from data.detections import Detections
 from detector.draw import draw_detections
 from eval_streaming.pairing import Pairing
 from streaming.log import StreamLog, read_logs
+from streaming.scheduler import check_eta
 from trackers import FORECAST_METHODS
 
 MAX_WIDTH = 960  # wider frames are scaled down: a 1920x1200 video would be needlessly large
@@ -194,12 +195,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--annotations", required=True, help="Argoverse-HD style annotation JSON")
     ap.add_argument("--data", default=None, help="image root (default: the run's config, else the annotation folder's parent)")
     ap.add_argument("--forecast", default="none", choices=FORECAST_METHODS)
-    ap.add_argument("--eta", type=float, default=0.0, help="query shift in frames")
+    ap.add_argument("--eta", type=float, default=0.0,
+                    help="the sAP toolkit's --eta: frame j shows what was available at (j - eta) / fps")
     ap.add_argument("--out", default=None, help="video folder (default: RUN_DIR/videos)")
     ap.add_argument("--max-sequences", type=int, default=0, help="0 = all")
     ap.add_argument("--max-width", type=int, default=MAX_WIDTH)
     ap.add_argument("--min-score", type=float, default=MIN_SCORE, help="draw boxes scoring at least this")
     args = ap.parse_args(argv)
+    try:
+        check_eta(args.eta)
+    except ValueError as e:
+        raise ValueError(f"--eta: {e}") from None
     location = Path(args.log)
     logs = read_logs(location)
     run_dir = run_folder(location)

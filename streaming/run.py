@@ -22,7 +22,7 @@ from data.config import load_config
 from eval_streaming.evaluate import evaluate_logs, submission_records, write_submission
 from eval_streaming.report import EvalResult, format_report, write_report
 from streaming.config import StreamingConfig
-from streaming.scheduler import POLICIES
+from streaming.scheduler import POLICIES, TIMING_MODES
 from streaming.session import stream_session
 from trackers import FORECAST_METHODS
 
@@ -31,7 +31,8 @@ _FLAG_KEYS = {
     "model": "model", "fps": "fps", "data": "data", "annotations": "annotations", "split": "split",
     "latency": "latency", "policy": "policy", "perf_factor": "perf_factor", "input_size": "input_size",
     "forecast": "forecast.method", "eta": "eta", "out": "out", "submission": "submission", "seed": "seed",
-    "device": "device", "max_sequences": "max_sequences", "max_frames": "max_frames",
+    "device": "device", "max_sequences": "max_sequences", "max_frames": "max_frames", "timing": "timing",
+    "max_det": "max_det",
 }
 
 
@@ -49,7 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--perf-factor", dest="perf_factor", type=float)
     ap.add_argument("--input-size", dest="input_size", type=int, nargs=2, metavar=("H", "W"))
     ap.add_argument("--forecast", choices=FORECAST_METHODS, help="sets forecast.method")
-    ap.add_argument("--eta", type=float)
+    ap.add_argument("--eta", type=float,
+                    help="the sAP toolkit's --eta: frame j is scored at (j - eta) / fps; -1 = one frame later")
+    ap.add_argument("--timing", choices=TIMING_MODES,
+                    help="exact (default) or toolkit: the sAP toolkit's float arithmetic, bit for bit")
+    ap.add_argument("--max-det", dest="max_det", type=int, help="detections kept per frame (default 100)")
     ap.add_argument("--out")
     ap.add_argument("--submission")
     ap.add_argument("--seed", type=int)
