@@ -6,8 +6,6 @@ when `seq_dirs` is present an image lives at `image_dir/seq_dirs[sid]/name`.
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import math
 from pathlib import Path
@@ -16,7 +14,8 @@ from typing import Any, Iterable
 import cv2
 import numpy as np
 
-from data.boxes import clip_xyxy, xywh_to_xyxy, xyxy_to_xywh
+from data.boxes import clip_xyxy, xywh_to_xyxy
+from data.coco_eval import results_array, results_records
 from data.detections import Detections
 
 
@@ -118,14 +117,14 @@ def check_annotations(data: dict, path: Path, image_ids: set[int], category_ids:
 
 
 def build_coco(data: dict):
-    """A pycocotools COCO over an already-validated dict, without its progress prints.
+    """The COCO ground-truth object (data.coco_eval's engine) over an already-validated dict.
 
     COCOeval reads `iscrowd` and `area` of every ground-truth box; hand-made files often leave
     them out, so they default to 0 and w * h here. COCOeval also records a match by the ground
     truth's id and treats id 0 as "unmatched", so files numbered from 0 (as the Argoverse-HD
     pseudo ground truth is) would lose true positives: such ids are renumbered from 1.
     """
-    from pycocotools.coco import COCO
+    from data.coco_eval import ground_truth
 
     anns = data.get("annotations", [])
     if any(a["id"] <= 0 for a in anns):
@@ -135,11 +134,7 @@ def build_coco(data: dict):
         a.setdefault("iscrowd", 0)
         if "area" not in a:
             a["area"] = float(a["bbox"][2] * a["bbox"][3])
-    coco = COCO()
-    coco.dataset = data
-    with contextlib.redirect_stdout(io.StringIO()):
-        coco.createIndex()
-    return coco
+    return ground_truth(data)
 
 
 def read_image(path: Path, what: str = "") -> np.ndarray:
@@ -220,14 +215,6 @@ class CocoDataset:
         return self._label_of[category_id]
 
     def results(self, image_id: int, detections: Detections) -> list[dict]:
-        """COCO results entries `{image_id, category_id, bbox [l,t,w,h], score}` for one image."""
-        xywh = xyxy_to_xywh(detections.boxes.astype(np.float64))
-        return [
-            {
-                "image_id": int(image_id),
-                "category_id": self.category_ids[int(label)],
-                "bbox": [float(v) for v in box],
-                "score": float(score),
-            }
-            for box, score, label in zip(xywh, detections.scores, detections.labels)
-        ]
+        """COCO results entries `{image_id, category_id, bbox [l,t,w,h], score}` for one image
+        (data.coco_eval's converter with this dataset's category ids)."""
+        return results_records(results_array([image_id], [detections], self.category_ids))

@@ -259,17 +259,20 @@ class Trainer:
         return losses, tuple(hw)
 
     def _evaluate(self, epoch: int, log: MetricsLog | None) -> float:
+        """Val COCO AP in percent (the best-checkpoint key; an undefined AP, e.g. a val split
+        without boxes, counts as 0). metrics.jsonl keeps the lowercase keys plot_loss_curve
+        reads (ap, ap50, ...), now in percent like every AP in the project; undefined is null."""
+        from data.coco_eval import format_value
         from detector.evaluate import evaluate_model
 
         model = self.ema.ema if self.ema else unwrap(self.model)
-        model.eval()
-        stats = evaluate_model(model, self.val_set, input_hw=self.cfg.input_size, conf_thresh=self.cfg.eval_conf,
-                               nms_thresh=self.cfg.eval_nms, batch_size=self.cfg.eval_batch_size,
-                               max_images=self.cfg.max_val_images, device=self.device)
+        metrics = evaluate_model(model, self.val_set, input_hw=self.cfg.input_size, conf_thresh=self.cfg.eval_conf,
+                                 nms_thresh=self.cfg.eval_nms, batch_size=self.cfg.eval_batch_size,
+                                 max_images=self.cfg.max_val_images, device=self.device)
         unwrap(self.model).train()
+        record = {k.lower(): v for k, v in metrics.to_dict().items() if k != "per_class"}
         if log is not None:
-            log.write({"epoch": epoch + 1, "iter": (epoch + 1) * self.iters_per_epoch,
-                       **{k: v for k, v in stats.items() if k != "per_class"}}, (epoch + 1) * self.iters_per_epoch)
-        print(f"epoch {epoch + 1}: val AP {stats['ap']:.4f} AP50 {stats['ap50']:.4f}")
-        return float(stats["ap"])
-
+            log.write({"epoch": epoch + 1, "iter": (epoch + 1) * self.iters_per_epoch, **record},
+                      (epoch + 1) * self.iters_per_epoch)
+        print(f"epoch {epoch + 1}: val AP {format_value(metrics.AP, 2)} AP50 {format_value(metrics.AP50, 2)}")
+        return float(metrics.AP or 0.0)

@@ -1,2 +1,2 @@
 """Streaming evaluation: pairing outputs with ground-truth times, streaming AP and offline AP
-(pycocotools), association stats, reports, submission files and latency sweeps."""
+(data.coco_eval, faster-coco-eval), association stats, reports, submission files and latency sweeps."""

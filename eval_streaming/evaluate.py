@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -17,8 +18,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from data.cli import run_command
+from data.coco_eval import evaluate, results_array, results_records
 from data.detections import Detections
-from eval_streaming.coco_metrics import coco_ap_many, results_array, results_records
 from eval_streaming.pairing import Pairing, offline_predictions, pair_outputs
 from eval_streaming.report import EvalResult, format_report, write_report
 from streaming.log import StreamLog, read_logs
@@ -45,12 +47,14 @@ def make_forecaster(forecast: Any, image_size: tuple[int, int] | None = None):
 
 @dataclass
 class CocoGroundTruth:
-    """Any COCO-format ground truth: a pycocotools COCO, class names and their category ids."""
+    """Any COCO-format ground truth: its COCO object (data.coco.build_coco), class names, their
+    category ids and, for Argoverse-HD style files, the sequence names images' `sid` index."""
 
     coco: Any
     classes: tuple[str, ...]
     category_ids: list[int]
     has_annotations: bool = True
+    sequences: tuple[str, ...] | None = None
 
     @classmethod
     def from_dataset(cls, dataset: dict) -> "CocoGroundTruth":
@@ -58,7 +62,9 @@ class CocoGroundTruth:
 
         coco = build_coco(dataset)
         cats = sorted(dataset.get("categories", []), key=lambda c: c["id"])
-        return cls(coco, tuple(c["name"] for c in cats), [c["id"] for c in cats], "annotations" in dataset)
+        names = dataset.get("sequences")
+        return cls(coco, tuple(c["name"] for c in cats), [c["id"] for c in cats], "annotations" in dataset,
+                   tuple(names) if names is not None else None)
 
 
 def load_annotations(path: str | Path):
@@ -71,17 +77,37 @@ def load_annotations(path: str | Path):
     return ArgoverseHD(path, path.parent, check_images=False)
 
 
+def sequence_names(annotations: Any) -> list[str] | None:
+    """The annotations' sequence names by sid (ArgoverseHD sequences or a `sequences` list)."""
+    seqs = getattr(annotations, "sequences", None)
+    return None if seqs is None else [getattr(s, "name", s) for s in seqs]
+
+
 def check_compatible(logs: Sequence[StreamLog], annotations) -> None:
+    """Refuse logs that were not made on these annotations: other classes, unknown image ids,
+    or (integer image ids overlap between datasets) a sequence name or sid that differs."""
     classes = tuple(annotations.classes)
+    names = sequence_names(annotations)
+    where_file = getattr(annotations, "annotation_file", "the annotations")
     for log in logs:
         where = f"stream log of sequence {log.sequence!r}"
         if tuple(log.classes) != classes:
             raise ValueError(f"{where}: classes {log.classes} differ from the annotations' {list(classes)}")
         if len(log.image_ids) != log.num_frames:
             raise ValueError(f"{where}: has no image ids, cannot be matched to annotations")
-        unknown = [i for i in log.image_ids if i not in annotations.coco.imgs]
+        if names is not None and log.sequence not in names:
+            raise ValueError(f"{where}: {where_file} has no such sequence (it has {len(names)}, e.g. "
+                             f"{names[0] if names else 'none'}); were the logs made on another dataset?")
+        if names is not None and not (0 <= log.sid < len(names) and names[log.sid] == log.sequence):
+            raise ValueError(f"{where}: has sid {log.sid} but in {where_file} it is sid {names.index(log.sequence)}")
+        imgs = annotations.coco.imgs
+        unknown = [i for i in log.image_ids if i not in imgs]
         if unknown:
             raise ValueError(f"{where}: image id {unknown[0]} is not in the annotations")
+        foreign = [i for i in log.image_ids if imgs[i].get("sid", log.sid) != log.sid]
+        if foreign:
+            raise ValueError(f"{where}: image id {foreign[0]} belongs to sid {imgs[foreign[0]]['sid']} "
+                             f"in {where_file}, not to this sequence (sid {log.sid})")
 
 
 def image_size_of(log: StreamLog, annotations: Any) -> tuple[int, int] | None:
@@ -142,7 +168,6 @@ def evaluate_logs(
     eta: float = 0.0,
     forecast: Any = None,
     offline_logs: Sequence[StreamLog] | None = None,
-    workers: int = 2,
 ) -> tuple[EvalResult, list[Pairing]]:
     """Streaming AP (and offline AP when every frame's detections exist) over all sequences."""
     if not logs:
@@ -164,14 +189,15 @@ def evaluate_logs(
         t0 = time.perf_counter()
         cats, classes = list(annotations.category_ids), list(annotations.classes)
         ids = [i for log in logs for i in log.image_ids]
-        jobs = {"streaming": (ids, results_array(ids, [d for p in pairings for d in p.predictions], cats))}
+        rows = {"streaming": results_array(ids, [d for p in pairings for d in p.predictions], cats)}
         by_name = {(o.sequence, o.sid): o for o in (offline_logs or [])}
         offline_frames = [_offline_frames(log, by_name.get((log.sequence, log.sid))) for log in logs]
         if all(f is not None for f in offline_frames):
-            jobs["offline"] = (ids, results_array(ids, [d for f in offline_frames for d in f], cats))
+            rows["offline"] = results_array(ids, [d for f in offline_frames for d in f], cats)
         timings["results"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        metrics = coco_ap_many(annotations.coco, jobs, category_ids=cats, class_names=classes, workers=workers)
+        metrics = {name: evaluate(annotations.coco, ids, r, category_ids=cats, class_names=classes)
+                   for name, r in rows.items()}
         timings["cocoeval"] = time.perf_counter() - t0
         streaming, offline = metrics["streaming"], metrics.get("offline")
     result = EvalResult(streaming, offline, association, per_seq, settings, timings)
@@ -203,32 +229,37 @@ def run_folder(location: str | Path) -> Path:
     return run_dir.parent if run_dir.name == "logs" else run_dir
 
 
+def finite_float(text: str) -> float:
+    """argparse type: a finite number (NaN or inf would silently pair every frame with nothing)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Bad input raises (ValueError / FileNotFoundError); `run_command` turns it into exit 2."""
     ap = argparse.ArgumentParser(prog="python -m eval_streaming.evaluate", description=__doc__.split("\n")[0])
     ap.add_argument("--log", required=True, help="run folder, logs folder or one stream log file")
     ap.add_argument("--annotations", required=True, help="Argoverse-HD style annotation JSON")
-    ap.add_argument("--eta", type=float, default=0.0, help="query shift in frames")
+    ap.add_argument("--eta", type=finite_float, default=0.0, help="query shift in frames")
     ap.add_argument("--forecast", default="none", choices=("none", "kalman", "bytetrack"))
     ap.add_argument("--out", default=None, help="report folder (default: the run folder)")
     ap.add_argument("--submission", default=None, help="also write paired results as a COCO results list")
-    ap.add_argument("--serial", action="store_true", help="run COCOevals one after another")
     args = ap.parse_args(argv)
-    try:
-        location = Path(args.log)
-        logs = read_logs(location)
-        run_dir = run_folder(location)
-        offline_dir = run_dir / "offline"
-        offline_logs = read_logs(offline_dir) if offline_dir.is_dir() else None
-        annotations = load_annotations(args.annotations)
-        result, pairings = evaluate_logs(
-            logs, annotations, eta=args.eta, forecast=args.forecast, offline_logs=offline_logs,
-            workers=1 if args.serial else 2,
-        )
-        if args.submission:
-            write_submission(args.submission, submission_records(logs, pairings, annotations.category_ids))
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    location = Path(args.log)
+    logs = read_logs(location)
+    run_dir = run_folder(location)
+    offline_dir = run_dir / "offline"
+    offline_logs = read_logs(offline_dir) if offline_dir.is_dir() else None
+    annotations = load_annotations(args.annotations)
+    result, pairings = evaluate_logs(logs, annotations, eta=args.eta, forecast=args.forecast,
+                                     offline_logs=offline_logs)
+    if args.submission:
+        write_submission(args.submission, submission_records(logs, pairings, annotations.category_ids))
     out = Path(args.out) if args.out else run_dir
     write_report(result, out)
     print(format_report(result))
@@ -237,4 +268,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

@@ -1,12 +1,12 @@
-"""Evaluation results as a table (report.md, stdout) and as JSON (report.json)."""
+"""Evaluation results as tables (report.md, stdout) and as JSON (report.json); AP in percent,
+undefined AP as "-" / null (data.coco_eval's conventions)."""
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from eval_streaming.coco_metrics import SUMMARY_KEYS, CocoMetrics
+from data.coco_eval import CocoMetrics, format_table, format_value, metrics_table
 
 
 @dataclass
@@ -29,12 +29,6 @@ class EvalResult:
         }
 
 
-def _fmt(v: float | None, digits: int = 1) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "-"
-    return f"{v:.{digits}f}"
-
-
 def format_report(result: EvalResult) -> str:
     s = result.settings
     lines = [
@@ -44,35 +38,20 @@ def format_report(result: EvalResult) -> str:
         f"{s.get('perf_factor', 1.0)}, forecast `{s.get('forecast', 'none')}`, eta {s.get('eta', 0.0)}, "
         f"fps {s.get('fps', '?')}, sequences: {len(result.sequences)}",
         "",
+        metrics_table({"streaming": result.streaming, "offline": result.offline})
+        or "No annotations: no AP computed (pairing and submission only).",
     ]
-    rows = [("streaming", result.streaming), ("offline", result.offline)]
-    if any(m is not None for _, m in rows):
-        lines += ["| metric | " + " | ".join(SUMMARY_KEYS) + " |",
-                  "|---|" + "---|" * len(SUMMARY_KEYS)]
-        for name, m in rows:
-            if m is not None:
-                lines.append(f"| {name} | " + " | ".join(_fmt(getattr(m, k)) for k in SUMMARY_KEYS) + " |")
-        classes = list((result.streaming or result.offline).per_class)
-        lines += ["", "| class | " + " | ".join(n for n, m in rows if m is not None) + " |",
-                  "|---|" + "---|" * sum(m is not None for _, m in rows)]
-        for c in classes:
-            lines.append(f"| {c} | " + " | ".join(_fmt(m.per_class.get(c)) for _, m in rows if m is not None) + " |")
-    else:
-        lines.append("No annotations: no AP computed (pairing and submission only).")
     a = result.association
     lines += [
         "",
-        "| frames | processed | missed | in time | mean frames behind | mean runtime (ms) |",
-        "|---|---|---|---|---|---|",
-        f"| {a['frames']} | {a['processed']} | {a['missed']} | {a['in_time']} | "
-        f"{_fmt(a['mean_frames_behind'], 2)} | {_fmt(a['mean_runtime_ms'], 1)} |",
+        format_table(["frames", "processed", "missed", "in time", "mean frames behind", "mean runtime (ms)"],
+                     [[a["frames"], a["processed"], a["missed"], a["in_time"],
+                       format_value(a["mean_frames_behind"], 2), a["mean_runtime_ms"]]]),
         "",
-        "| sequence | frames | processed | missed | in time | mean frames behind |",
-        "|---|---|---|---|---|---|",
+        format_table(["sequence", "frames", "processed", "missed", "in time", "mean frames behind"],
+                     [[q["sequence"], q["frames"], q["processed"], q["missed"], q["in_time"],
+                       format_value(q["mean_frames_behind"], 2)] for q in result.sequences]),
     ]
-    for q in result.sequences:
-        lines.append(f"| {q['sequence']} | {q['frames']} | {q['processed']} | {q['missed']} | "
-                     f"{q['in_time']} | {_fmt(q['mean_frames_behind'], 2)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -82,5 +61,5 @@ def write_report(result: EvalResult, out_dir: str | Path) -> tuple[Path, Path]:
     md = out_dir / "report.md"
     js = out_dir / "report.json"
     md.write_text(format_report(result))
-    js.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    js.write_text(json.dumps(result.to_dict(), indent=2, allow_nan=False) + "\n")
     return md, js

@@ -5,8 +5,7 @@
         --forecast none kalman [--perf-factor 1.0 1.2] [--eta 0] [--seed 0]
 
 RUN_DIR/offline/*.jsonl (written by `python -m streaming.run`) hold each frame's detections and
-measured runtimes; every combination is simulated from them, paired and scored (COCOevals run
-in parallel). Writes sweep.md, sweep.json and sweep.png (sAP against latency) to --out.
+measured runtimes; every combination is simulated from them, paired and scored. Writes sweep.md, sweep.json and sweep.png (sAP against latency) to --out.
 """
 from __future__ import annotations
 
@@ -18,9 +17,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from data.cli import run_command
+from data.coco_eval import SUMMARY_KEYS, evaluate, format_table, results_array
 from data.detections import Detections
-from eval_streaming.coco_metrics import coco_ap_many, results_array
-from eval_streaming.evaluate import check_compatible, forecast_method, load_annotations, pair_logs
+from eval_streaming.evaluate import check_compatible, finite_float, forecast_method, load_annotations, pair_logs
 from eval_streaming.pairing import offline_predictions
 from streaming.latency import parse_latency
 from streaming.log import StreamLog, read_logs
@@ -64,44 +64,40 @@ def simulate_point(offline_logs: Sequence[StreamLog], caches: Sequence[CachedFra
 
 
 def sweep(offline_logs: Sequence[StreamLog], annotations: Any, points: Sequence[SweepPoint], *,
-          eta: float = 0.0, seed: int = 0, workers: int = 2) -> list[dict]:
-    """One row per point (plus the offline reference): AP numbers and association stats."""
+          eta: float = 0.0, seed: int = 0) -> list[dict]:
+    """One row per point (plus the offline reference): AP numbers (percent, None where undefined)
+    and association stats."""
     check_compatible(offline_logs, annotations)
     cats, classes = list(annotations.category_ids), list(annotations.classes)
     ids = [i for log in offline_logs for i in log.image_ids]
+
+    def scores(predictions: Sequence[Detections]) -> dict:
+        metrics = evaluate(annotations.coco, ids, results_array(ids, predictions, cats), category_ids=cats,
+                           class_names=classes)
+        return {k: v for k, v in metrics.to_dict().items() if k != "per_class"}
+
     caches = _caches(offline_logs)
-    offline = [d if d is not None else Detections.empty() for c in caches for d in c.detections]
-    jobs = {"offline": (ids, results_array(ids, offline, cats))}
-    rows = []
-    for k, point in enumerate(points):
+    ref = {"latency": "offline", "policy": "-", "forecast": "-", "perf_factor": 1.0, "eta": 0.0,
+           "processed": len(ids), "missed": 0, "in_time": len(ids), "mean_frames_behind": 0.0,
+           **scores([d if d is not None else Detections.empty() for c in caches for d in c.detections])}
+    rows = [ref]
+    for point in points:
         logs = simulate_point(offline_logs, caches, point, seed=seed)
         pairings = pair_logs(logs, eta=eta, forecast=point.forecast, annotations=annotations)
-        jobs[f"p{k}"] = (ids, results_array(ids, [d for p in pairings for d in p.predictions], cats))
         answered = [b for p in pairings for b in p.frames_behind.tolist() if b == b]
         rows.append({**asdict(point), "eta": eta, "processed": sum(len(log.outputs) for log in logs),
                      "missed": sum(p.missed for p in pairings), "in_time": sum(p.in_time for p in pairings),
-                     "mean_frames_behind": sum(answered) / len(answered) if answered else None})
-    metrics = coco_ap_many(annotations.coco, jobs, category_ids=cats, class_names=classes, workers=workers)
-    for k, row in enumerate(rows):
-        row.update({key: v for key, v in metrics[f"p{k}"].to_dict().items() if key != "per_class"})
-    ref = {"latency": "offline", "policy": "-", "forecast": "-", "perf_factor": 1.0, "eta": 0.0,
-           "processed": len(ids), "missed": 0, "in_time": len(ids), "mean_frames_behind": 0.0}
-    ref.update({key: v for key, v in metrics["offline"].to_dict().items() if key != "per_class"})
-    return [ref] + rows
+                     "mean_frames_behind": sum(answered) / len(answered) if answered else None,
+                     **scores([d for p in pairings for d in p.predictions])})
+    return rows
 
 
 def format_sweep(rows: Sequence[dict]) -> str:
-    def f(v: Any, d: int = 1) -> str:
-        return "-" if v is None else (f"{v:.{d}f}" if isinstance(v, float) else str(v))
-
-    lines = ["# Streaming sweep", "",
-             "| latency | policy | forecast | perf | AP | AP50 | AP75 | missed | in time | frames behind |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['latency']} | {r['policy']} | {forecast_method(r['forecast'])} | {r['perf_factor']:g} | "
-                     f"{f(r['AP'])} | {f(r['AP50'])} | {f(r['AP75'])} | {r['missed']} | {r['in_time']} | "
-                     f"{f(r['mean_frames_behind'], 2)} |")
-    return "\n".join(lines) + "\n"
+    header = ["latency", "policy", "forecast", "perf", *SUMMARY_KEYS[:3], "missed", "in time", "frames behind"]
+    body = [[r["latency"], r["policy"], forecast_method(r["forecast"]), f"{r['perf_factor']:g}",
+             *(r[k] for k in SUMMARY_KEYS[:3]), r["missed"], r["in_time"],
+             None if r["mean_frames_behind"] is None else f"{r['mean_frames_behind']:.2f}"] for r in rows]
+    return "# Streaming sweep\n\n" + format_table(header, body) + "\n"
 
 
 def plot_sweep(rows: Sequence[dict], path: Path) -> Path | None:
@@ -128,6 +124,7 @@ def plot_sweep(rows: Sequence[dict], path: Path) -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Bad input raises (ValueError / FileNotFoundError); `run_command` turns it into exit 2."""
     ap = argparse.ArgumentParser(prog="python -m eval_streaming.sweep", description=__doc__.split("\n")[0])
     ap.add_argument("--run", required=True, help="run folder with offline/*.jsonl")
     ap.add_argument("--annotations", required=True)
@@ -135,27 +132,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--policy", nargs="+", default=["greedy"], choices=("greedy", "shrinking-tail"))
     ap.add_argument("--forecast", nargs="+", default=["none"], choices=("none", "kalman", "bytetrack"))
     ap.add_argument("--perf-factor", nargs="+", type=float, default=[1.0])
-    ap.add_argument("--eta", type=float, default=0.0)
+    ap.add_argument("--eta", type=finite_float, default=0.0)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--out", default=None, help="default: RUN/sweep")
     args = ap.parse_args(argv)
     points = [SweepPoint(*p) for p in itertools.product(args.latency, args.policy, args.forecast, args.perf_factor)]
-    try:
-        offline_logs = read_logs(Path(args.run) / "offline")
-        rows = sweep(offline_logs, load_annotations(args.annotations), points, eta=args.eta, seed=args.seed,
-                     workers=args.workers)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    offline_logs = read_logs(Path(args.run) / "offline")
+    rows = sweep(offline_logs, load_annotations(args.annotations), points, eta=args.eta, seed=args.seed)
     out = Path(args.out) if args.out else Path(args.run) / "sweep"
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweep.md").write_text(format_sweep(rows))
-    (out / "sweep.json").write_text(json.dumps(rows, indent=1) + "\n")
+    (out / "sweep.json").write_text(json.dumps(rows, indent=1, allow_nan=False) + "\n")
     plot_sweep(rows, out / "sweep.png")
     print(format_sweep(rows))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_command(main))

@@ -1,14 +1,23 @@
 """`python -m detector.eval` on a generated COCO split: AP table, per-class AP, saved JSON, and
-clear errors for a wrong class count or a missing model file."""
+clear errors for a wrong class count, a missing model file or an image folder with no images."""
 from __future__ import annotations
 
 import json
 
+import numpy as np
+import pytest
+
+from data.cli import run_command
 from data.coco import CocoDataset
+from data.detections import Detections
 from detector.checkpoint import save_checkpoint
-from detector.evaluate import coco_ap, main as eval_main
+from detector.evaluate import main, run_detector
 from detector.model import build_model
 from tests.support.toy_coco import TOY_CLASSES, make_toy_coco
+
+
+def eval_main(argv):
+    return run_command(main, argv)
 
 
 def test_eval_cli_reports_ap_and_per_class(tmp_path, capsys):
@@ -20,8 +29,9 @@ def test_eval_cli_reports_ap_and_per_class(tmp_path, capsys):
                     "--out", str(out), "--threads", "1"])
     assert rc == 0
     stats = json.loads(out.read_text())
-    for key in ("ap", "ap50", "ap75", "aps", "apm", "apl"):
-        assert 0.0 <= stats[key] <= 1.0
+    for key in ("AP", "AP50", "AP75", "APs"):  # percent
+        assert 0.0 <= stats[key] <= 100.0
+    assert stats["APl"] is None  # a 96x64 image holds no box over 96x96 pixels: undefined, not 0
     assert set(stats["per_class"]) == set(TOY_CLASSES)
     assert stats["input_size"] == [64, 96] and stats["num_images"] == 4
     printed = capsys.readouterr().out
@@ -37,11 +47,29 @@ def test_eval_cli_rejects_class_count_mismatch(tmp_path, capsys):
     assert eval_main(["--model", str(tmp_path / "missing.pth"), "--data", str(ann)]) == 2
 
 
-def test_coco_ap_perfect_predictions_score_one(tmp_path):
+def test_perfect_and_empty_detectors(tmp_path):
     ann, img_dir = make_toy_coco(tmp_path / "d", n_images=3, size=(96, 64), seed=7)
     ds = CocoDataset(ann, img_dir)
-    results = [{"image_id": a["image_id"], "category_id": a["category_id"], "bbox": a["bbox"], "score": 0.9}
-               for a in ds.coco.dataset["annotations"]]
-    stats = coco_ap(ds, results, ds.image_ids)
-    assert abs(stats["ap"] - 1.0) < 1e-6
-    assert coco_ap(ds, [], ds.image_ids)["ap"] == 0.0
+
+    truth = [Detections(b, np.full(len(lab), 0.9), lab) for b, lab in (ds.annotations(i) for i in range(len(ds)))]
+
+    def oracle(frames):  # each frame's ground truth, in the order run_detector reads them
+        return [truth.pop(0) for _ in frames]
+
+    assert run_detector(oracle, ds).AP == pytest.approx(100.0)
+    nothing = run_detector(lambda frames: [Detections.empty() for _ in frames], ds)
+    assert nothing.AP == 0.0 and nothing.num_detections == 0 and nothing.num_images == 3
+
+
+def test_no_readable_image_is_an_error_not_zeros(tmp_path, capsys):
+    ann, img_dir = make_toy_coco(tmp_path / "d", n_images=2, size=(96, 64), seed=8)
+    save_checkpoint(tmp_path / "m.pth", build_model("yolox_nano", num_classes=3), classes=list(TOY_CLASSES),
+                    input_size=[64, 96], model_name="yolox_nano")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ValueError, match="none of its 2 images could be read"):
+        run_detector(lambda frames: [], CocoDataset(ann, empty))
+    assert eval_main(["--model", str(tmp_path / "m.pth"), "--data", str(ann), "--image-dir", str(empty),
+                      "--out", str(tmp_path / "ap.json")]) == 2
+    err = capsys.readouterr().err
+    assert "instances.json" in err and str(empty) in err and not (tmp_path / "ap.json").exists()

@@ -1,20 +1,25 @@
-"""Streaming AP with real pycocotools on a moving-box world: zero latency equals offline AP,
-latency costs AP, submissions, the re-scoring CLI and its errors."""
+"""Streaming AP (data.coco_eval, faster-coco-eval) on a moving-box world: zero latency equals
+offline AP, latency costs AP, submissions, the re-scoring CLI and its errors, logs of another
+dataset refused."""
 from __future__ import annotations
 
+import copy
 import json
-import math
 
 import numpy as np
 import pytest
 
-from eval_streaming.coco_metrics import coco_ap_many, results_array
-from eval_streaming.evaluate import CocoGroundTruth, evaluate_logs, main, submission_records
+from data.cli import run_command
+from eval_streaming.evaluate import CocoGroundTruth, evaluate_logs, main as evaluate_main, submission_records
 from eval_streaming.report import format_report
 from tests.support.toy_world import toy_detections, toy_world
 from streaming.latency import parse_latency
 from streaming.log import StreamLog, write_log
 from streaming.simulate import CachedFrames, offline_outputs, simulate_sequence
+
+
+def main(argv):
+    return run_command(evaluate_main, argv)
 
 
 @pytest.fixture(scope="module")
@@ -67,18 +72,21 @@ def test_latency_costs_ap_and_misses_first_frames(world):
     assert "| streaming |" in report and "| offline |" in report and "person" in report
 
 
-def test_parallel_and_serial_cocoeval_agree(world):
-    w, dets = world
-    ids = [i for s in w.sequences for i in s.image_ids]
-    rows = results_array(ids, [d for per in dets for d in per], w.ground_truth.category_ids)
-    jobs = {"a": (ids, rows), "b": (ids[:45], rows[rows[:, 0] <= ids[44]])}
-    kw = dict(category_ids=w.ground_truth.category_ids, class_names=w.classes)
-    jobs["c"] = (ids[45:], rows[rows[:, 0] > ids[44]])  # three jobs on two workers: one waits its turn
-    par = coco_ap_many(w.ground_truth.coco, jobs, workers=2, **kw)
-    ser = coco_ap_many(w.ground_truth.coco, jobs, workers=1, **kw)
-    assert {k: v.to_dict() for k, v in par.items()} == {k: v.to_dict() for k, v in ser.items()}
-    assert par["a"].num_images == 90 and par["b"].num_images == 45 and par["c"].num_images == 45
-    assert list(par) == ["a", "b", "c"]
+def test_logs_of_another_dataset_are_refused(world):
+    """Integer image ids overlap between datasets; the sequence names tell them apart."""
+    w, _ = world
+    other = copy.deepcopy(w.dataset)
+    other["sequences"] = ["elsewhere0", "elsewhere1"]
+    with pytest.raises(ValueError, match="seq000.*no such sequence"):
+        evaluate_logs(_logs(world, "fixed:0"), CocoGroundTruth.from_dataset(other))
+    swapped = copy.deepcopy(w.dataset)
+    swapped["sequences"] = swapped["sequences"][::-1]  # same names, other sids
+    with pytest.raises(ValueError, match="has sid 0 but in the annotations it is sid 1"):
+        evaluate_logs(_logs(world, "fixed:0"), CocoGroundTruth.from_dataset(swapped))
+    logs = _logs(world, "fixed:0")
+    logs[0].image_ids = list(logs[1].image_ids)  # frames of the other sequence
+    with pytest.raises(ValueError, match="belongs to sid 1"):
+        evaluate_logs(logs, w.ground_truth)
 
 
 def test_submission_records_cover_paired_frames(world):
@@ -124,7 +132,7 @@ def _save_run(world, tmp_path, spec: str):
 def test_cli_rescores_a_saved_run(world, tmp_path, capsys):
     run, ann = _save_run(world, tmp_path, "fixed:0.05")
     sub = tmp_path / "sub.json"
-    assert main(["--log", str(run), "--annotations", str(ann), "--submission", str(sub), "--serial"]) == 0
+    assert main(["--log", str(run), "--annotations", str(ann), "--submission", str(sub)]) == 0
     report = json.loads((run / "report.json").read_text())
     direct, _ = evaluate_logs(_logs(world, "fixed:0.05"), world[0].ground_truth, offline_logs=_offline_logs(world))
     assert report["streaming"]["AP"] == pytest.approx(direct.streaming.AP, abs=1e-4)
@@ -149,16 +157,22 @@ def test_cli_errors_name_the_file(world, tmp_path, capsys):
     assert main(["--log", str(run), "--annotations", str(ann)]) == 2
     assert "seq001.jsonl:5: frame_index" in capsys.readouterr().err
     assert main(["--log", str(tmp_path / "nothing"), "--annotations", str(ann)]) == 2
+    for eta in ("nan", "inf", "-inf"):
+        with pytest.raises(SystemExit) as e:  # argparse's usage error
+            main(["--log", str(run), "--annotations", str(ann), "--eta", eta])
+        assert e.value.code == 2
+    assert "--eta: must be finite" in capsys.readouterr().err
 
 
-def test_metrics_are_nan_safe_in_json(world):
+def test_undefined_ap_is_none_null_and_dash(world):
     w, _ = world
-    dataset = dict(w.dataset)
+    dataset = copy.deepcopy(w.dataset)
     dataset["annotations"] = [a for a in w.dataset["annotations"] if a["category_id"] != 7]
     result, _ = evaluate_logs(_logs(world, "fixed:0"), CocoGroundTruth.from_dataset(dataset))
-    assert math.isnan(result.streaming.per_class["stop_sign"])
+    assert result.streaming.per_class["stop_sign"] is None and result.streaming.APs is None
     assert result.streaming.to_dict()["per_class"]["stop_sign"] is None
-    json.dumps(result.to_dict())
+    assert '"stop_sign": null' in json.dumps(result.to_dict(), allow_nan=False)
+    assert "| stop_sign | - | - |" in format_report(result)
 
 
 @pytest.mark.parametrize("method", ["kalman", "bytetrack"])

@@ -5,10 +5,15 @@ import json
 
 import pytest
 
-from eval_streaming.sweep import SweepPoint, main, sweep
+from data.cli import run_command
+from eval_streaming.sweep import SweepPoint, main as sweep_main, sweep
 from tests.support.toy_world import toy_detections, toy_world
 from streaming.log import StreamLog, write_log
 from streaming.simulate import offline_outputs
+
+
+def main(argv):
+    return run_command(sweep_main, argv)
 
 
 @pytest.fixture(scope="module")
@@ -26,7 +31,7 @@ def test_sweep_rows_follow_the_latency(setup):
     points = [SweepPoint("fixed:0"), SweepPoint("fixed:0.05"), SweepPoint("fixed:0.1"),
               SweepPoint("fixed:0.1", forecast="kalman"), SweepPoint("measured", perf_factor=1.0),
               SweepPoint("fixed:0.1", perf_factor=2.0)]
-    rows = sweep(logs, w.ground_truth, points, workers=2)
+    rows = sweep(logs, w.ground_truth, points)
     ref, zero, mid, slow, slow_kalman, measured, faster = rows
     assert ref["latency"] == "offline" and zero["AP"] == ref["AP"]
     assert zero["AP"] > mid["AP"] > slow["AP"]
@@ -42,7 +47,7 @@ def test_sweep_cli_writes_table_and_plot(setup, tmp_path, capsys):
         write_log(log, tmp_path / "run" / "offline" / f"{log.sequence}.jsonl")
     ann = w.write_annotations(tmp_path / "val.json")
     assert main(["--run", str(tmp_path / "run"), "--annotations", str(ann), "--latency", "fixed:0.033", "fixed:0.066",
-                 "--policy", "greedy", "shrinking-tail", "--workers", "1"]) == 0
+                 "--policy", "greedy", "shrinking-tail"]) == 0
     out = tmp_path / "run" / "sweep"
     rows = json.loads((out / "sweep.json").read_text())
     assert len(rows) == 5 and (out / "sweep.png").stat().st_size > 1000
