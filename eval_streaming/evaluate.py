@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from dataclasses import dataclass
@@ -21,9 +20,11 @@ import numpy as np
 from data.cli import run_command
 from data.coco_eval import evaluate, results_array, results_records
 from data.detections import Detections
-from eval_streaming.pairing import Pairing, offline_predictions, pair_outputs
+from eval_streaming.pairing import MAX_DET, Pairing, offline_predictions, pair_outputs
 from eval_streaming.report import EvalResult, format_report, write_report
 from streaming.log import StreamLog, read_logs
+from streaming.scheduler import check_eta
+from trackers import FORECAST_METHODS
 
 
 def forecast_method(forecast: Any) -> str:
@@ -119,10 +120,12 @@ def image_size_of(log: StreamLog, annotations: Any) -> tuple[int, int] | None:
 
 
 def pair_logs(logs: Sequence[StreamLog], *, eta: float = 0.0, forecast: Any = None,
-              annotations: Any = None) -> list[Pairing]:
+              annotations: Any = None, max_det: int = MAX_DET) -> list[Pairing]:
+    """Each log paired in the timing mode it was simulated in (exact or the toolkit's floats)."""
+    check_eta(eta)
     return [
-        pair_outputs(log.outputs, num_frames=log.num_frames, fps=log.fps, eta=eta,
-                     forecaster=make_forecaster(forecast, image_size_of(log, annotations)))
+        pair_outputs(log.outputs, num_frames=log.num_frames, fps=log.fps, eta=eta, timing=log.timing,
+                     max_det=max_det, forecaster=make_forecaster(forecast, image_size_of(log, annotations)))
         for log in logs
     ]
 
@@ -168,6 +171,7 @@ def evaluate_logs(
     eta: float = 0.0,
     forecast: Any = None,
     offline_logs: Sequence[StreamLog] | None = None,
+    max_det: int = MAX_DET,
 ) -> tuple[EvalResult, list[Pairing]]:
     """Streaming AP (and offline AP when every frame's detections exist) over all sequences."""
     if not logs:
@@ -176,13 +180,14 @@ def evaluate_logs(
     t0 = time.perf_counter()
     if annotations is not None:
         check_compatible(logs, annotations)
-    pairings = pair_logs(logs, eta=eta, forecast=forecast, annotations=annotations)
+    pairings = pair_logs(logs, eta=eta, forecast=forecast, annotations=annotations, max_det=max_det)
     timings["pairing"] = time.perf_counter() - t0
     association, per_seq = _association(logs, pairings)
     first = logs[0]
     settings = {
         "eta": eta, "forecast": forecast_method(forecast), "fps": first.fps, "latency": first.latency,
         "policy": first.policy, "perf_factor": first.perf_factor, "seed": first.seed,
+        "timing": first.timing, "max_det": max_det,
     }
     streaming = offline = None
     if annotations is not None and getattr(annotations, "has_annotations", True):
@@ -193,7 +198,7 @@ def evaluate_logs(
         by_name = {(o.sequence, o.sid): o for o in (offline_logs or [])}
         offline_frames = [_offline_frames(log, by_name.get((log.sequence, log.sid))) for log in logs]
         if all(f is not None for f in offline_frames):
-            rows["offline"] = results_array(ids, [d for f in offline_frames for d in f], cats)
+            rows["offline"] = results_array(ids, [d.top(max_det) for f in offline_frames for d in f], cats)
         timings["results"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         metrics = {name: evaluate(annotations.coco, ids, r, category_ids=cats, class_names=classes)
@@ -229,15 +234,13 @@ def run_folder(location: str | Path) -> Path:
     return run_dir.parent if run_dir.name == "logs" else run_dir
 
 
-def finite_float(text: str) -> float:
-    """argparse type: a finite number (NaN or inf would silently pair every frame with nothing)."""
+def eta_arg(text: str) -> float:
+    """argparse type for --eta: finite and >= -1 (NaN or inf would silently pair every frame
+    with nothing)."""
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be finite, got {text!r}")
-    return value
+        return check_eta(float(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e) if "finite" in str(e) else f"not a number: {text!r}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,8 +248,10 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m eval_streaming.evaluate", description=__doc__.split("\n")[0])
     ap.add_argument("--log", required=True, help="run folder, logs folder or one stream log file")
     ap.add_argument("--annotations", required=True, help="Argoverse-HD style annotation JSON")
-    ap.add_argument("--eta", type=finite_float, default=0.0, help="query shift in frames")
-    ap.add_argument("--forecast", default="none", choices=("none", "kalman", "bytetrack"))
+    ap.add_argument("--eta", type=eta_arg, default=0.0,
+                    help="the sAP toolkit's --eta: frame j is scored at (j - eta) / fps; -1 = one frame later")
+    ap.add_argument("--forecast", default="none", choices=FORECAST_METHODS)
+    ap.add_argument("--max-det", type=int, default=MAX_DET, help="detections kept per frame (the challenge: 100)")
     ap.add_argument("--out", default=None, help="report folder (default: the run folder)")
     ap.add_argument("--submission", default=None, help="also write paired results as a COCO results list")
     args = ap.parse_args(argv)
@@ -257,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     offline_logs = read_logs(offline_dir) if offline_dir.is_dir() else None
     annotations = load_annotations(args.annotations)
     result, pairings = evaluate_logs(logs, annotations, eta=args.eta, forecast=args.forecast,
-                                     offline_logs=offline_logs)
+                                     offline_logs=offline_logs, max_det=args.max_det)
     if args.submission:
         write_submission(args.submission, submission_records(logs, pairings, annotations.category_ids))
     out = Path(args.out) if args.out else run_dir

@@ -20,11 +20,13 @@ from typing import Any, Sequence
 from data.cli import run_command
 from data.coco_eval import SUMMARY_KEYS, evaluate, format_table, results_array
 from data.detections import Detections
-from eval_streaming.evaluate import check_compatible, finite_float, forecast_method, load_annotations, pair_logs
-from eval_streaming.pairing import offline_predictions
+from eval_streaming.evaluate import check_compatible, eta_arg, forecast_method, load_annotations, pair_logs
+from eval_streaming.pairing import MAX_DET, offline_predictions
 from streaming.latency import parse_latency
 from streaming.log import StreamLog, read_logs
+from streaming.scheduler import POLICIES, TIMING_MODES
 from streaming.simulate import CachedFrames, simulate_sequence
+from trackers import FORECAST_METHODS
 
 
 @dataclass(frozen=True)
@@ -50,21 +52,21 @@ def _caches(offline_logs: Sequence[StreamLog]) -> list[CachedFrames]:
 
 
 def simulate_point(offline_logs: Sequence[StreamLog], caches: Sequence[CachedFrames], point: SweepPoint,
-                   *, seed: int = 0) -> list[StreamLog]:
+                   *, seed: int = 0, timing: str = "exact") -> list[StreamLog]:
     latency = parse_latency(point.latency, perf_factor=point.perf_factor, seed=seed)
     if latency.needs_measurement and any(c.runtimes is None for c in caches):
         raise ValueError("latency 'measured' needs per-frame runtimes in the offline logs (meta.runtimes)")
     logs = []
     for log, cache in zip(offline_logs, caches):
         run = simulate_sequence(cache, num_frames=log.num_frames, fps=log.fps, latency=latency,
-                                policy=point.policy, key=log.sid)
+                                policy=point.policy, key=log.sid, timing=timing)
         logs.append(StreamLog(log.sequence, log.sid, log.fps, log.num_frames, log.image_ids, log.classes,
-                              point.latency, point.policy, run.outputs, point.perf_factor, seed))
+                              point.latency, point.policy, run.outputs, point.perf_factor, seed, timing=timing))
     return logs
 
 
 def sweep(offline_logs: Sequence[StreamLog], annotations: Any, points: Sequence[SweepPoint], *,
-          eta: float = 0.0, seed: int = 0) -> list[dict]:
+          eta: float = 0.0, seed: int = 0, timing: str = "exact") -> list[dict]:
     """One row per point (plus the offline reference): AP numbers (percent, None where undefined)
     and association stats."""
     check_compatible(offline_logs, annotations)
@@ -79,10 +81,10 @@ def sweep(offline_logs: Sequence[StreamLog], annotations: Any, points: Sequence[
     caches = _caches(offline_logs)
     ref = {"latency": "offline", "policy": "-", "forecast": "-", "perf_factor": 1.0, "eta": 0.0,
            "processed": len(ids), "missed": 0, "in_time": len(ids), "mean_frames_behind": 0.0,
-           **scores([d if d is not None else Detections.empty() for c in caches for d in c.detections])}
+           **scores([d.top(MAX_DET) if d is not None else Detections.empty() for c in caches for d in c.detections])}
     rows = [ref]
     for point in points:
-        logs = simulate_point(offline_logs, caches, point, seed=seed)
+        logs = simulate_point(offline_logs, caches, point, seed=seed, timing=timing)
         pairings = pair_logs(logs, eta=eta, forecast=point.forecast, annotations=annotations)
         answered = [b for p in pairings for b in p.frames_behind.tolist() if b == b]
         rows.append({**asdict(point), "eta": eta, "processed": sum(len(log.outputs) for log in logs),
@@ -129,16 +131,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--run", required=True, help="run folder with offline/*.jsonl")
     ap.add_argument("--annotations", required=True)
     ap.add_argument("--latency", nargs="+", required=True)
-    ap.add_argument("--policy", nargs="+", default=["greedy"], choices=("greedy", "shrinking-tail"))
-    ap.add_argument("--forecast", nargs="+", default=["none"], choices=("none", "kalman", "bytetrack"))
+    ap.add_argument("--policy", nargs="+", default=["greedy"], choices=POLICIES)
+    ap.add_argument("--forecast", nargs="+", default=["none"], choices=FORECAST_METHODS)
+    ap.add_argument("--timing", default="exact", choices=TIMING_MODES)
     ap.add_argument("--perf-factor", nargs="+", type=float, default=[1.0])
-    ap.add_argument("--eta", type=finite_float, default=0.0)
+    ap.add_argument("--eta", type=eta_arg, default=0.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="default: RUN/sweep")
     args = ap.parse_args(argv)
     points = [SweepPoint(*p) for p in itertools.product(args.latency, args.policy, args.forecast, args.perf_factor)]
     offline_logs = read_logs(Path(args.run) / "offline")
-    rows = sweep(offline_logs, load_annotations(args.annotations), points, eta=args.eta, seed=args.seed)
+    rows = sweep(offline_logs, load_annotations(args.annotations), points, eta=args.eta, seed=args.seed,
+                 timing=args.timing)
     out = Path(args.out) if args.out else Path(args.run) / "sweep"
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweep.md").write_text(format_sweep(rows))

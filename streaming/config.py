@@ -64,7 +64,6 @@ class StreamingConfig:
     plot: bool = True
     video: bool = False  # one MP4 per sequence in videos/: each frame with the prediction it is scored with
     video_max_sequences: int = 0  # 0 = every streamed sequence
-    parallel_eval: bool = True  # streaming and offline COCOeval in two processes
     synthetic: SyntheticWorldConfig = field(default_factory=SyntheticWorldConfig)
 
     def __post_init__(self) -> None:

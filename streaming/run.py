@@ -84,8 +84,7 @@ def run(cfg: StreamingConfig) -> EvalResult:
     logs, dataset, out = session.logs, session.dataset, session.out
     # A split without annotations (test-meta.json) is paired for the submission, not scored.
     result, pairings = evaluate_logs(logs, dataset, eta=cfg.eta, forecast=cfg.forecast,
-                                     offline_logs=session.offline_logs or None,
-                                     workers=2 if cfg.parallel_eval else 1)
+                                     offline_logs=session.offline_logs or None, max_det=cfg.max_det)
     if cfg.submission:
         write_submission(cfg.submission, submission_records(logs, pairings, dataset.category_ids))
     write_report(result, out)

@@ -157,11 +157,11 @@ def test_cli_errors_name_the_file(world, tmp_path, capsys):
     assert main(["--log", str(run), "--annotations", str(ann)]) == 2
     assert "seq001.jsonl:5: frame_index" in capsys.readouterr().err
     assert main(["--log", str(tmp_path / "nothing"), "--annotations", str(ann)]) == 2
-    for eta in ("nan", "inf", "-inf"):
+    for eta in ("nan", "inf", "-inf", "-2"):
         with pytest.raises(SystemExit) as e:  # argparse's usage error
             main(["--log", str(run), "--annotations", str(ann), "--eta", eta])
         assert e.value.code == 2
-    assert "--eta: must be finite" in capsys.readouterr().err
+    assert "--eta: must be a finite number >= -1" in capsys.readouterr().err
 
 
 def test_undefined_ap_is_none_null_and_dash(world):

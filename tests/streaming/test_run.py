@@ -49,7 +49,7 @@ def checkpoints(tmp_path_factory):
 def _run(world, model, out, *extra) -> int:
     # conf 0: an untrained model scores ~1e-4, and the pipeline should see boxes
     return run_main(["--model", str(model), "--data", str(world), "--out", str(out),
-                     "--set", "conf_thresh=0.0", "--set", "parallel_eval=false", *extra])
+                     "--set", "conf_thresh=0.0", *extra])
 
 
 def test_run_writes_everything_and_is_deterministic(world, checkpoints, tmp_path):
@@ -74,7 +74,7 @@ def test_run_writes_everything_and_is_deterministic(world, checkpoints, tmp_path
 
     # re-scoring the saved run gives the same numbers
     assert evaluate_main(["--log", str(out), "--annotations", str(world / "annotations" / "val.json"),
-                          "--out", str(tmp_path / "rescore"), "--serial"]) == 0
+                          "--out", str(tmp_path / "rescore")]) == 0
     rescored = json.loads((tmp_path / "rescore" / "report.json").read_text())
     assert rescored["streaming"] == report["streaming"] and rescored["offline"] == report["offline"]
 
@@ -146,7 +146,7 @@ def test_module_entry_point(world, checkpoints, tmp_path):
 def test_default_invocation_uses_demo_model_and_synthetic_world(tmp_path, capsys):
     from streaming.detect import demo_model_path
 
-    small = ["--set", "synthetic.frames=6", "--set", "synthetic.size=[320, 192]", "--set", "parallel_eval=false"]
+    small = ["--set", "synthetic.frames=6", "--set", "synthetic.size=[320, 192]"]
     cwd = os.getcwd()
     os.chdir(tmp_path)  # the synthetic world goes to ./datasets, the run to ./runs
     try:
