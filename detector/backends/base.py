@@ -20,6 +20,7 @@ import numpy as np
 from detector.grid import STRIDES
 
 METADATA_VERSION = "1"
+PRECISIONS = ("fp32", "fp16", "int8")
 
 
 class ModelFileError(ValueError):
@@ -40,6 +41,9 @@ class ModelMetadata:
     decoded: bool | None = None
     legacy: bool | None = None
     strides: tuple[int, ...] = field(default=STRIDES)
+    # Compute precision of the graph ("fp32", "fp16" mixed with fp32 I/O, "int8" Q/DQ); files written
+    # before this field existed have none and are fp32 unless a converter says otherwise.
+    precision: str | None = None
 
     def to_strings(self) -> dict[str, str]:
         """Flat string map for ONNX metadata_props, OpenVINO rt_info and engine sidecars."""
@@ -55,6 +59,8 @@ class ModelMetadata:
             out["decoded"] = json.dumps(bool(self.decoded))
         if self.legacy is not None:
             out["legacy"] = json.dumps(bool(self.legacy))
+        if self.precision is not None:
+            out["precision"] = self.precision
         return out
 
     @classmethod
@@ -82,6 +88,11 @@ class ModelMetadata:
             meta.legacy = bool(parse("legacy"))
         if "strides" in props:
             meta.strides = tuple(int(s) for s in parse("strides"))
+        if "precision" in props:
+            if props["precision"] not in PRECISIONS:
+                raise ModelFileError(f"{source}: metadata 'precision' must be one of {', '.join(PRECISIONS)}, "
+                                     f"got {props['precision']!r}")
+            meta.precision = props["precision"]
         return meta
 
 
