@@ -2,7 +2,8 @@
 
     python -m detector.export --model yolox_s --format onnx --output yolox_s.onnx
     python -m detector.export --model runs/train/best.pth --format openvino --output m.xml --input-size 416 416
-    python -m detector.export --model yolox_s --format engine --output yolox_s.engine   # GPU + TensorRT
+    python -m detector.export --model yolox_s --format onnx --fp16 --output yolox_s_fp16.onnx  # mixed precision
+    python -m detector.export --model yolox_s --format engine --output yolox_s.engine   # GPU + TensorRT 10/11
 
 The graph has the official YOLOX layout: input `images` [B, 3, H, W] (BGR 0-255), output `output`
 [B, N, 5 + C] with sigmoid obj/cls, raw box regression by default (like the official exporter) or
@@ -152,14 +153,17 @@ def _main(argv: Sequence[str] | None = None) -> None:
                                                              "the TorchScript exporter)")
     ap.add_argument("--classes", default=None, help="JSON file with the class names (default: from checkpoint)")
     ap.add_argument("--legacy", action="store_true", default=None, help="weights expect normalised RGB input")
-    ap.add_argument("--fp16", action="store_true", help="OpenVINO: store FP16 weights (engines are always FP16)")
+    ap.add_argument("--fp16", action="store_true", help="ONNX: mixed-precision graph (detector.export_fp16); "
+                                                         "OpenVINO: store FP16 weights")
+    ap.add_argument("--precision", choices=["fp32", "fp16", "int8"], default="fp16",
+                    help="engine precision (int8 needs a Q/DQ graph; see detector.backends.tensorrt_build)")
     ap.add_argument("--max-batch", type=int, default=8, help="TensorRT profile maximum with --dynamic-batch")
     ap.add_argument("--random-init", action="store_true", help="untrained zoo model (for latency tests only)")
     ap.add_argument("--num-classes", type=int, default=80, help="with --random-init")
     args = ap.parse_args(argv)
 
     if args.format == "engine":  # fail before the (slow) ONNX export when TensorRT is missing
-        from detector.backends.tensorrt_backend import import_tensorrt
+        from detector.backends.tensorrt_build import import_tensorrt
 
         import_tensorrt()
     elif args.format == "openvino":
@@ -179,7 +183,7 @@ def _main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(f"--input-size must be multiples of 32, got {size[0]}x{size[1]}")
     meta.input_size = size
     out = args.output
-    if args.format == "onnx":
+    if args.format == "onnx" and not args.fp16:
         export_onnx(model, out, input_size=size, metadata=meta, decode=args.decode,
                     dynamic_batch=args.dynamic_batch, opset=args.opset)
     else:
@@ -188,11 +192,17 @@ def _main(argv: Sequence[str] | None = None) -> None:
                                     decode=args.decode, dynamic_batch=args.dynamic_batch, opset=args.opset)
             if args.format == "openvino":
                 export_openvino(onnx_path, out, fp16=args.fp16)
-            else:
-                from detector.backends.tensorrt_backend import build_engine
+            elif args.format == "onnx":
+                from detector.export_fp16 import convert_onnx_to_fp16
 
-                meta.decoded = args.decode
-                build_engine(onnx_path, out, fp16=True, max_batch=args.max_batch, metadata=meta.to_strings())
+                convert_onnx_to_fp16(onnx_path, out)
+            else:
+                from detector.backends.tensorrt_build import build_engine
+                from detector.export_fp16 import convert_onnx_to_fp16
+
+                if args.precision == "fp16":  # strongly typed TensorRT 11 takes the precision from the graph
+                    onnx_path = convert_onnx_to_fp16(onnx_path, Path(tmp) / "model_fp16.onnx")
+                build_engine(onnx_path, out, precision=args.precision, max_batch=args.max_batch)
     print(f"wrote {out} ({args.format}, {meta.model_name}, {size[0]}x{size[1]}, "
           f"{'decoded' if args.decode else 'raw'} boxes, {model.num_classes} classes)")
 
