@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto
 
 pytest.importorskip("onnxconverter_common", reason="FP16 export needs onnxconverter-common (test extra)")
 
+from detector.agreement import agreement  # noqa: E402
 from detector.api import load_detector  # noqa: E402
 from detector.backends.base import ModelFileError, ModelMetadata  # noqa: E402
 from detector.export import export_onnx, main as export_main  # noqa: E402
@@ -43,29 +43,6 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     export_onnx(model, root / "decoded.onnx", input_size=SIZE, metadata=meta, decode=True)
     return {"fp32": root / "fp32.onnx", "fp16": root / "fp16.onnx", "decoded": root / "decoded.onnx", "root": root,
             "classes": tuple(ckpt["classes"])}
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of one xyxy box `a` (4,) with boxes `b` (M, 4)."""
-    lt, rb = np.maximum(a[:2], b[:, :2]), np.minimum(a[2:], b[:, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=1)
-    area = lambda x: (x[..., 2] - x[..., 0]) * (x[..., 3] - x[..., 1])  # noqa: E731
-    return inter / (area(a) + area(b) - inter)
-
-
-def match_detections(ref, other) -> tuple[float, float]:  # noqa: ANN001
-    """(worst IoU, worst score difference) over the reference boxes, each matched to the other
-    side's same-class box of highest IoU."""
-    worst_iou, worst_score = 1.0, 0.0
-    for box, score, label in zip(ref.boxes, ref.scores, ref.labels):
-        same = np.nonzero(other.labels == label)[0]
-        if not len(same):
-            return 0.0, 1.0
-        ious = _iou(box, other.boxes[same])
-        best = int(np.argmax(ious))
-        worst_iou = min(worst_iou, float(ious[best]))
-        worst_score = max(worst_score, abs(float(score) - float(other.scores[same[best]])))
-    return worst_iou, worst_score
 
 
 def test_fp16_file_has_half_weights_float_io_and_metadata(files: dict[str, Path]) -> None:
@@ -109,8 +86,7 @@ def test_fp16_detections_match_fp32_on_street_frames(files: dict[str, Path], key
     ref_det = load_detector(files["fp32"], conf_thresh=CONF)
     half_det = load_detector(src, conf_thresh=CONF - MAX_SCORE_DIFF)
     ref, half = ref_det(frames), half_det(frames)
-    assert sum(len(d) for d in ref) >= 30  # the comparison means something
-    for r, h in zip(ref, half):
-        worst_iou, worst_score = match_detections(r, h)
-        print(f"{key}: {len(r)} fp32 boxes, worst IoU {worst_iou:.4f}, worst score diff {worst_score:.4f}")
-        assert worst_iou >= MIN_IOU and worst_score <= MAX_SCORE_DIFF, (worst_iou, worst_score)
+    result = agreement(ref, half)
+    print(f"{key}: {result}")
+    assert result.boxes >= 30  # the comparison means something
+    assert result.within(MIN_IOU, MAX_SCORE_DIFF), result
