@@ -105,6 +105,12 @@ class TensorRTBackend(GraphBackend):
             raise RuntimeError(f"{self.source}: TensorRT execution failed")
         return self._buffers[self.output_name]
 
+    def run_network_only(self, batch: int = 1) -> None:
+        """The engine alone on whatever the bound input holds, synchronised (bare-network latency)."""
+        self._bind(batch)
+        self._execute()
+        self._torch.cuda.current_stream(self.device).synchronize()
+
     def _run(self, batch: np.ndarray) -> np.ndarray:
         x = self._bind(batch.shape[0])
         x.copy_(self._torch.from_numpy(np.ascontiguousarray(batch)))
