@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
-from typing import Callable
+
+from benchmarks.latency import median_ms
 
 # (min IoU, max score difference) against PyTorch FP32: FP32 engines differ by kernel choice only.
 TOLERANCES = {"fp32": (0.99, 0.005), "fp16": (0.95, 0.02)}
@@ -43,17 +42,6 @@ def missing_requirements() -> str | None:
     except ImportError:
         return "TensorRT is not installed: pip install tensorrt (10.x or 11.x) on this GPU machine"
     return None
-
-
-def median_ms(fn: Callable[[], object], *, runs: int, warmup: int) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
 
 
 def check_frames(count: int, workdir: Path) -> tuple[list, str]:

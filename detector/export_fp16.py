@@ -24,16 +24,12 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from detector.backends.base import ModelFileError, ModelMetadata
+from detector.backends.base import ModelFileError, ModelMetadata, import_optional
 
 
 def import_float16():  # noqa: ANN201
-    try:
-        from onnxconverter_common import float16
-    except ImportError as e:
-        raise ModuleNotFoundError(f"FP16 ONNX export needs onnxconverter-common: pip install "
-                                  f"'yolox-streaming[fp16]' (or pip install onnxconverter-common) ({e})") from None
-    return float16
+    return import_optional("onnxconverter_common.float16", "FP16 ONNX export needs onnxconverter-common: pip install "
+                                                           "'yolox-streaming[fp16]' (or onnxconverter-common)")
 
 
 def head_tail_nodes(proto: Any) -> list[str]:

@@ -31,6 +31,16 @@ class BackendUnavailable(ImportError):
     """The runtime a model file needs (OpenVINO, TensorRT, CUDA) is not installed here."""
 
 
+def import_optional(module: str, missing: str) -> Any:
+    """Import an optional heavy dependency when it is first needed; `missing` says what to install."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise BackendUnavailable(f"{missing} ({e})") from None
+
+
 @dataclass
 class ModelMetadata:
     """What a detector file says about itself. `None` fields were not recorded."""

@@ -79,6 +79,7 @@ class TensorRTBackend(GraphBackend):
         self._in_dtype = _torch_dtype(trt, torch, self.engine.get_tensor_dtype(self.input_name))
         self._buffers: dict[str, Any] = {}  # tensor name -> device buffer of the current batch shape
         self._shape: tuple[int, ...] | None = None
+        self._frame_shape: tuple[int, ...] | None = None  # upload buffers, see _upload
         self._configure(meta=meta, input_shape=in_shape, output_shape=out_shape, input_size=input_size,
                         legacy=legacy, decoded=decoded)
 
@@ -116,6 +117,19 @@ class TensorRTBackend(GraphBackend):
         x.copy_(self._torch.from_numpy(np.ascontiguousarray(batch)))
         return self._execute().float().cpu().numpy()  # .cpu() synchronises the stream
 
+    def _upload(self, frame: np.ndarray) -> Any:
+        """A uint8 frame on the GPU, through a pinned host buffer; both buffers are kept while the frame
+        size stays the same (a stream's frames all share one)."""
+        torch = self._torch
+        if self._frame_shape != frame.shape:
+            self._host_frame = torch.empty(frame.shape, dtype=torch.uint8).pin_memory()
+            self._device_frame = torch.empty(frame.shape, dtype=torch.uint8, device=self.device)
+            self._frame_shape = frame.shape
+        self._host_frame.numpy()[...] = frame
+        # Blocking: the next frame overwrites the pinned buffer, so this copy must be done by then.
+        self._device_frame.copy_(self._host_frame)
+        return self._device_frame
+
     def run_frames(self, frames: Sequence[np.ndarray]) -> tuple[Any, np.ndarray, list[tuple[int, int]]]:
         """BGR uint8 frames -> (head output [B, N, 5 + C] float32 on the GPU, ratios (B,), (h, w) sizes).
 
@@ -136,7 +150,7 @@ class TensorRTBackend(GraphBackend):
             x = self._bind(self.fixed_batch or n)
             for i, frame in enumerate(chunk):
                 check_frame(frame, index=start + i)
-                gpu = torch.from_numpy(np.ascontiguousarray(frame)).to(self.device, non_blocking=True)
+                gpu = self._upload(frame)
                 direct = x.dtype == torch.float32  # an FP16-input engine needs a float32 staging slot
                 slot = x[i] if direct else torch.empty(x.shape[1:], dtype=torch.float32, device=self.device)
                 _, r = letterbox_torch(gpu, self.input_size, out=slot, legacy=self.legacy)

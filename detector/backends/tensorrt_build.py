@@ -25,19 +25,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from detector.backends.base import BackendUnavailable, ModelFileError, ModelMetadata
+from detector.backends.base import BackendUnavailable, ModelFileError, ModelMetadata, import_optional
 
 STRONGLY_TYPED_ONLY_MAJOR = 11  # first TensorRT major without weak typing
 OLDEST_SUPPORTED_MAJOR = 10  # named I/O tensors and execute_async_v3
 
 
-def import_tensorrt():  # noqa: ANN201
-    try:
-        import tensorrt as trt
-    except ImportError as e:
-        raise BackendUnavailable(f"TensorRT is not installed: install the NVIDIA TensorRT 10 or 11 Python wheel "
-                                 f"(pip install tensorrt) on a machine with a CUDA GPU ({e})") from None
-    return trt
+def import_tensorrt():  # noqa: ANN201 - the module type only exists when installed
+    return import_optional("tensorrt", "TensorRT is not installed: install the NVIDIA TensorRT 10 or 11 Python "
+                                       "wheel (pip install tensorrt) on a machine with a CUDA GPU")
 
 
 def parse_version(text: str) -> tuple[int, ...]:
