@@ -170,6 +170,10 @@ def _main(argv: Sequence[str] | None = None) -> None:
         from detector.backends.openvino_backend import import_openvino
 
         import_openvino()
+    if (args.format == "onnx" and args.fp16) or (args.format == "engine" and args.precision == "fp16"):
+        from detector.export_fp16 import import_float16
+
+        import_float16()
     model, meta = load_for_export(args.model, num_classes=args.num_classes, random_init=args.random_init)
     if args.classes:
         names = json.loads(Path(args.classes).read_text())
