@@ -4,7 +4,7 @@
     detections = det([frame_bgr, ...])          # list[Detections], original-image pixels
 
 The backend is chosen by the file: .pth (PyTorch), .onnx (ONNX Runtime), .xml (OpenVINO IR),
-.engine (TensorRT 10), or a zoo name such as "yolox_s" (official weights, downloaded once).
+.engine (TensorRT 10 or 11), or a zoo name such as "yolox_s" (official weights, downloaded once).
 Only the chosen backend's runtime is imported; torch is not needed for ONNX files.
 """
 from __future__ import annotations
@@ -82,8 +82,12 @@ class Detector:
         return preprocess_batch(frames, self.input_size, legacy=self.legacy)
 
     def __call__(self, frames: Sequence[np.ndarray]) -> list[Detections]:
-        batch, ratios, image_hws = self.preprocess(frames)
-        out = self.backend.run(batch)
+        run_frames = getattr(self.backend, "run_frames", None)  # a backend that letterboxes on its device
+        if run_frames is not None:
+            out, ratios, image_hws = run_frames(frames)
+        else:
+            batch, ratios, image_hws = self.preprocess(frames)
+            out = self.backend.run(batch)
         return postprocess(out, input_hw=self.input_size, ratios=ratios, image_sizes=image_hws,
                            decoded=self.backend.decoded, conf_thresh=self.conf_thresh,
                            nms_thresh=self.nms_thresh, max_det=self.max_det, multi_label=self.multi_label,

@@ -2,7 +2,8 @@
 
     python -m detector.export --model yolox_s --format onnx --output yolox_s.onnx
     python -m detector.export --model runs/train/best.pth --format openvino --output m.xml --input-size 416 416
-    python -m detector.export --model yolox_s --format engine --output yolox_s.engine   # GPU + TensorRT
+    python -m detector.export --model yolox_s --format onnx --fp16 --output yolox_s_fp16.onnx  # mixed precision
+    python -m detector.export --model yolox_s --format engine --output yolox_s.engine   # GPU + TensorRT 10/11
 
 The graph has the official YOLOX layout: input `images` [B, 3, H, W] (BGR 0-255), output `output`
 [B, N, 5 + C] with sigmoid obj/cls, raw box regression by default (like the official exporter) or
@@ -150,20 +151,27 @@ def main(argv: Sequence[str] | None = None) -> None:
                                                              "the TorchScript exporter)")
     ap.add_argument("--classes", default=None, help="JSON file with the class names (default: from checkpoint)")
     ap.add_argument("--legacy", action="store_true", default=None, help="weights expect normalised RGB input")
-    ap.add_argument("--fp16", action="store_true", help="OpenVINO: store FP16 weights (engines are always FP16)")
+    ap.add_argument("--fp16", action="store_true", help="ONNX: mixed-precision graph (detector.export_fp16); "
+                                                         "OpenVINO: store FP16 weights")
+    ap.add_argument("--precision", choices=["fp32", "fp16", "int8"], default="fp16",
+                    help="engine precision (int8 needs a Q/DQ graph; see detector.backends.tensorrt_build)")
     ap.add_argument("--max-batch", type=int, default=8, help="TensorRT profile maximum with --dynamic-batch")
     ap.add_argument("--random-init", action="store_true", help="untrained zoo model (for latency tests only)")
     ap.add_argument("--num-classes", type=int, default=80, help="with --random-init")
     args = ap.parse_args(argv)
 
     if args.format == "engine":  # fail before the (slow) ONNX export when TensorRT is missing
-        from detector.backends.tensorrt_backend import import_tensorrt
+        from detector.backends.tensorrt_build import import_tensorrt
 
         import_tensorrt()
     elif args.format == "openvino":
         from detector.backends.openvino_backend import import_openvino
 
         import_openvino()
+    if (args.format == "onnx" and args.fp16) or (args.format == "engine" and args.precision == "fp16"):
+        from detector.export_fp16 import import_float16
+
+        import_float16()
     model, meta = load_for_export(args.model, num_classes=args.num_classes, random_init=args.random_init)
     if args.classes:
         names = json.loads(Path(args.classes).read_text())
@@ -175,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     input_hw = check_input_hw(args.input_size or meta.input_size or DEFAULT_INPUT_SIZE, what="--input-size")
     meta.input_size = input_hw
     out = args.output
-    if args.format == "onnx":
+    if args.format == "onnx" and not args.fp16:
         export_onnx(model, out, input_size=input_hw, metadata=meta, decode=args.decode,
                     dynamic_batch=args.dynamic_batch, opset=args.opset)
     else:
@@ -184,11 +192,18 @@ def main(argv: Sequence[str] | None = None) -> None:
                                     decode=args.decode, dynamic_batch=args.dynamic_batch, opset=args.opset)
             if args.format == "openvino":
                 export_openvino(onnx_path, out, fp16=args.fp16)
+            elif args.format == "onnx":
+                from detector.export_fp16 import convert_onnx_to_fp16
+
+                convert_onnx_to_fp16(onnx_path, out)
             else:
-                from detector.backends.tensorrt_backend import build_engine
+                from detector.backends.tensorrt_build import build_engine
+                from detector.export_fp16 import convert_onnx_to_fp16
 
                 meta.decoded = args.decode
-                build_engine(onnx_path, out, fp16=True, max_batch=args.max_batch, metadata=meta.to_strings())
+                if args.precision == "fp16":  # strongly typed TensorRT 11 takes the precision from the graph
+                    onnx_path = convert_onnx_to_fp16(onnx_path, Path(tmp) / "model_fp16.onnx")
+                build_engine(onnx_path, out, precision=args.precision, max_batch=args.max_batch, metadata=meta)
     print(f"wrote {out} ({args.format}, {meta.model_name}, {input_hw[0]}x{input_hw[1]}, "
           f"{'decoded' if args.decode else 'raw'} boxes, {model.num_classes} classes)")
 

@@ -48,6 +48,9 @@ class TrainConfig:
     ema: bool = True
     ema_decay: float = 0.9998
     amp: bool = True  # only takes effect on CUDA
+    # bf16 autocast + channels_last on a CPU with native bf16 (AVX-512 BF16 / AMX): a nano step
+    # ran 1.45x faster on this project's 2-core machine; ignored on CPUs without it.
+    cpu_bf16: bool = True
 
     # Loss and assignment.
     iou_type: str = "iou"  # detector.losses.IOU_TYPES

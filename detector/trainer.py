@@ -28,6 +28,14 @@ from detector.trainer_utils import (MetricsLog, build_optimizer, build_train_mod
                                     plot_loss_curve, save_file, slim_checkpoint, state_for_save)
 
 
+def cpu_has_bf16() -> bool:
+    """Whether oneDNN runs bf16 natively here (else bf16 autocast would be emulated and slower)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, out_dir: str | Path, *, resume: str | Path | None = None) -> None:
         check_input_hw(cfg.input_size)
@@ -76,7 +84,10 @@ class Trainer:
         model = build_train_model(cfg, num_classes)
         if cfg.init_weights and self.resume_path is None:
             self.init_report = load_init_weights(model, cfg.init_weights)
+        self.use_cpu_bf16 = cfg.cpu_bf16 and self.device.type == "cpu" and cpu_has_bf16()
         model.to(self.device).train()
+        if self.use_cpu_bf16:
+            model.to(memory_format=torch.channels_last)
         self.model = model
         lr = cfg.lr_per_image * cfg.batch_size * self.world
         self.optimizer = build_optimizer(model, lr=lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
@@ -244,8 +255,12 @@ class Trainer:
             scale = torch.tensor([hw[1] / base[1], hw[0] / base[0], hw[1] / base[1], hw[0] / base[0]],
                                  device=targets.device)
             targets = torch.cat([targets[..., :1], targets[..., 1:] * scale], dim=-1)
-        with torch.autocast(device_type=self.device.type, enabled=self.use_amp):
+        if self.use_cpu_bf16:
+            images = images.contiguous(memory_format=torch.channels_last)
+        with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16 if self.use_cpu_bf16 else None,
+                            enabled=self.use_amp or self.use_cpu_bf16):
             raw = self.train_model(images)
+        raw = raw.float()  # assignment and losses in float32 whatever the network ran in
         losses = self.loss_fn(raw, targets, tuple(hw), use_l1=use_l1)
         loss = losses["total_loss"]
         if not math.isfinite(loss.item()):

@@ -23,6 +23,7 @@ from detector.grid import STRIDES, anchor_centres, cached_grid
 METADATA_VERSION = "1"
 # The size a model runs at when neither the caller, its file nor the zoo says otherwise.
 DEFAULT_INPUT_SIZE = (640, 640)
+PRECISIONS = ("fp32", "fp16", "int8")
 
 
 class ModelFileError(ValueError):
@@ -31,6 +32,16 @@ class ModelFileError(ValueError):
 
 class BackendUnavailable(ImportError):
     """The runtime a model file needs (OpenVINO, TensorRT, CUDA) is not installed here."""
+
+
+def import_optional(module: str, missing: str) -> Any:
+    """Import an optional heavy dependency when it is first needed; `missing` says what to install."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise BackendUnavailable(f"{missing} ({e})") from None
 
 
 @dataclass
@@ -43,6 +54,9 @@ class ModelMetadata:
     decoded: bool | None = None
     legacy: bool | None = None
     strides: tuple[int, ...] = field(default=STRIDES)
+    # Compute precision of the graph ("fp32", "fp16" mixed with fp32 I/O, "int8" Q/DQ); files written
+    # before this field existed have none and are fp32 unless a converter says otherwise.
+    precision: str | None = None
 
     def to_strings(self) -> dict[str, str]:
         """Flat string map for ONNX metadata_props, OpenVINO rt_info and engine sidecars."""
@@ -58,6 +72,8 @@ class ModelMetadata:
             out["decoded"] = json.dumps(bool(self.decoded))
         if self.legacy is not None:
             out["legacy"] = json.dumps(bool(self.legacy))
+        if self.precision is not None:
+            out["precision"] = self.precision
         return out
 
     @classmethod
@@ -85,6 +101,11 @@ class ModelMetadata:
             meta.legacy = bool(parse("legacy"))
         if "strides" in props:
             meta.strides = tuple(int(s) for s in parse("strides"))
+        if "precision" in props:
+            if props["precision"] not in PRECISIONS:
+                raise ModelFileError(f"{source}: metadata 'precision' must be one of {', '.join(PRECISIONS)}, "
+                                     f"got {props['precision']!r}")
+            meta.precision = props["precision"]
         return meta
 
 

@@ -9,17 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from detector.backends.base import BackendUnavailable, GraphBackend, ModelFileError, ModelMetadata
+from detector.backends.base import GraphBackend, ModelFileError, ModelMetadata, import_optional
 
 RT_INFO_SECTION = "yolox_streaming"
 
 
 def import_openvino():  # noqa: ANN201 - the module type only exists when installed
-    try:
-        import openvino
-    except ImportError as e:
-        raise BackendUnavailable(f"OpenVINO is not installed: pip install 'yolox-streaming[openvino]' ({e})") from None
-    return openvino
+    return import_optional("openvino", "OpenVINO is not installed: pip install 'yolox-streaming[openvino]'")
 
 
 def read_rt_metadata(model, keys: list[str]) -> dict[str, str]:  # noqa: ANN001

