@@ -204,11 +204,13 @@ def run_folder(location: str | Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from trackers.forecast import FORECAST_METHODS
+
     ap = argparse.ArgumentParser(prog="python -m eval_streaming.evaluate", description=__doc__.split("\n")[0])
     ap.add_argument("--log", required=True, help="run folder, logs folder or one stream log file")
     ap.add_argument("--annotations", required=True, help="Argoverse-HD style annotation JSON")
     ap.add_argument("--eta", type=float, default=0.0, help="query shift in frames")
-    ap.add_argument("--forecast", default="none", choices=("none", "kalman", "bytetrack"))
+    ap.add_argument("--forecast", default="none", choices=FORECAST_METHODS)
     ap.add_argument("--out", default=None, help="report folder (default: the run folder)")
     ap.add_argument("--submission", default=None, help="also write paired results as a COCO results list")
     ap.add_argument("--serial", action="store_true", help="run COCOevals one after another")

@@ -187,12 +187,13 @@ def main(argv: list[str] | None = None) -> int:
     from data.argoverse import ArgoverseHD
     from eval_streaming.evaluate import check_compatible, pair_logs, run_folder
     from streaming.log import read_logs
+    from trackers.forecast import FORECAST_METHODS
 
     ap = argparse.ArgumentParser(prog="python -m eval_streaming.render", description=__doc__.split("\n")[0])
     ap.add_argument("--log", required=True, help="run folder, logs folder or one stream log file")
     ap.add_argument("--annotations", required=True, help="Argoverse-HD style annotation JSON")
     ap.add_argument("--data", default=None, help="image root (default: the run's config, else the annotation folder's parent)")
-    ap.add_argument("--forecast", default="none", choices=("none", "kalman", "bytetrack"))
+    ap.add_argument("--forecast", default="none", choices=FORECAST_METHODS)
     ap.add_argument("--eta", type=float, default=0.0, help="query shift in frames")
     ap.add_argument("--out", default=None, help="video folder (default: RUN_DIR/videos)")
     ap.add_argument("--max-sequences", type=int, default=0, help="0 = all")

@@ -128,12 +128,14 @@ def plot_sweep(rows: Sequence[dict], path: Path) -> Path | None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from trackers.forecast import FORECAST_METHODS
+
     ap = argparse.ArgumentParser(prog="python -m eval_streaming.sweep", description=__doc__.split("\n")[0])
     ap.add_argument("--run", required=True, help="run folder with offline/*.jsonl")
     ap.add_argument("--annotations", required=True)
     ap.add_argument("--latency", nargs="+", required=True)
     ap.add_argument("--policy", nargs="+", default=["greedy"], choices=("greedy", "shrinking-tail"))
-    ap.add_argument("--forecast", nargs="+", default=["none"], choices=("none", "kalman", "bytetrack"))
+    ap.add_argument("--forecast", nargs="+", default=["none"], choices=FORECAST_METHODS)
     ap.add_argument("--perf-factor", nargs="+", type=float, default=[1.0])
     ap.add_argument("--eta", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=0)

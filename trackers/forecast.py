@@ -10,7 +10,8 @@ world at every ground-truth time (DESIGN.md section 5, "Forecasting"):
 
 Methods: "none" returns the last detections unchanged; "kalman" tracks with IoU association and
 a constant-velocity Kalman filter (trackers.tracker); "bytetrack" adds ByteTrack's two-stage
-association (trackers.bytetrack). What is reported: the objects of the latest update (tracks
+association (trackers.bytetrack); "sap-kalman" is the sAP toolkit's baseline, kept as a reference
+(trackers.sap_kalman). What is reported: the objects of the latest update (tracks
 matched or started by it), each moved by its velocity times ``t_query - t_input``; an object
 seen only once stays where it was seen. Boxes are clipped to the image and dropped when less
 than 1 px wide or high after clipping. Output order follows the latest detections' order.
@@ -23,22 +24,21 @@ from typing import Protocol
 
 import numpy as np
 
-from data.boxes import clip_xyxy
 from data.config import ConfigError
 from data.detections import Detections
 from trackers.bytetrack import ByteTracker
 from trackers.kalman import BoxKalmanFilter
-from trackers.tracker import Tracker
+from trackers.sap_kalman import SapKalmanForecaster
+from trackers.tracker import Tracker, clip_forecast
 
-FORECAST_METHODS = ("none", "kalman", "bytetrack")
-_MIN_SIDE_PX = 1.0
+FORECAST_METHODS = ("none", "kalman", "bytetrack", "sap-kalman")
 
 
 @dataclass
 class ForecastConfig:
     """Forecasting parameters (times in seconds, noise relative to box size).
 
-    method: "none" | "kalman" | "bytetrack".
+    method: "none" | "kalman" | "bytetrack" | "sap-kalman".
     association: "optimal" (max total IoU, scipy) | "greedy" (highest IoU first, sAP baseline).
     min_iou: smallest IoU between a track (predicted to the detection time) and a detection.
     class_gating: a track only matches detections of its class.
@@ -66,6 +66,7 @@ class ForecastConfig:
     low_score: float = 0.1
     low_min_iou: float = 0.5
     report_untracked: bool = True
+    sap_fps: float = 30.0
 
     def __post_init__(self) -> None:
         if self.method not in FORECAST_METHODS:
@@ -80,6 +81,7 @@ class ForecastConfig:
             ("measurement_std", self.measurement_std > 0, "> 0"),
             ("accel_std", self.accel_std >= 0, ">= 0"),
             ("size_accel_std", self.size_accel_std >= 0, ">= 0"),
+            ("sap_fps", self.sap_fps > 0, "> 0"),
             ("low_score", 0 <= self.low_score <= self.high_score, "in [0, high_score]"),
         )
         for name, ok, rule in checks:
@@ -164,18 +166,18 @@ class TrackingForecaster:
         if self.score_decay_per_s > 0 and self.tracker.time is not None:
             horizon = max(float(t_query) - self.tracker.time, 0.0)
             scores = scores * np.float32(math.exp(-self.score_decay_per_s * horizon))
-        if self.image_size is not None:
-            boxes = clip_xyxy(boxes, *self.image_size)
-        keep = ((boxes[:, 2] - boxes[:, 0]) >= _MIN_SIDE_PX) & ((boxes[:, 3] - boxes[:, 1]) >= _MIN_SIDE_PX)
+        boxes, keep = clip_forecast(boxes, self.image_size)
         return Detections(boxes[keep], scores[keep], labels[keep]), ids[keep]
 
 
 def build_forecaster(
     cfg: ForecastConfig, image_size: tuple[int, int] | None = None
-) -> PassthroughForecaster | TrackingForecaster:
+) -> PassthroughForecaster | TrackingForecaster | SapKalmanForecaster:
     """The forecaster ``cfg.method`` names; ``image_size`` = (W, H) for clipping boxes."""
     if cfg.method == "none":
         return PassthroughForecaster()
+    if cfg.method == "sap-kalman":
+        return SapKalmanForecaster(image_size=image_size, fps=cfg.sap_fps, min_iou=cfg.min_iou)
     kalman = BoxKalmanFilter(
         measurement_std=cfg.measurement_std, accel_std=cfg.accel_std, size_accel_std=cfg.size_accel_std
     )

@@ -23,7 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from data.boxes import cxcywh_to_xyxy, xyxy_to_cxcywh
+from data.boxes import clip_xyxy, cxcywh_to_xyxy, xyxy_to_cxcywh
 from data.detections import Detections
 from trackers.association import ASSOCIATION_METHODS, associate
 from trackers.kalman import BoxKalmanFilter
@@ -32,6 +32,7 @@ from trackers.kalman import BoxKalmanFilter
 _TIME_EPS = 1e-9
 # Two boxes closer in time than this cannot give a velocity; the later one replaces the first.
 _MIN_VELOCITY_DT = 1e-6
+MIN_SIDE_PX = 1.0  # forecast boxes thinner than this after clipping are dropped
 
 
 class TrackForecast(NamedTuple):
@@ -42,6 +43,17 @@ class TrackForecast(NamedTuple):
     labels: np.ndarray  # (K,) int64
     ids: np.ndarray  # (K,) int64 track ids
     det_index: np.ndarray  # (K,) int64 index of the track's detection in the last update
+
+
+def clip_forecast(boxes: np.ndarray, image_size: tuple[float, float] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Forecast boxes (K, 4) xyxy clipped to the image (W, H) (None: unclipped), and the (K,)
+    mask of those at least ``MIN_SIDE_PX`` wide and high; an object extrapolated out of view
+    leaves a sliver that would only be a false positive."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    if image_size is not None:
+        boxes = clip_xyxy(boxes, float(image_size[0]), float(image_size[1]))
+    keep = ((boxes[:, 2] - boxes[:, 0]) >= MIN_SIDE_PX) & ((boxes[:, 3] - boxes[:, 1]) >= MIN_SIDE_PX)
+    return boxes, keep
 
 
 def state_to_xyxy(mean: np.ndarray) -> np.ndarray:
