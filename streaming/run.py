@@ -27,8 +27,10 @@ from streaming.config import StreamingConfig
 from streaming.detect import load_stream_detector, map_to_dataset, offline_pass
 from streaming.latency import parse_latency
 from streaming.log import StreamLog, write_log
+from streaming.oracle import check_oracle_latency, is_oracle, oracle_pass
 from streaming.scheduler import POLICIES
 from streaming.simulate import CachedFrames, DetectorFrames, offline_outputs, simulate_sequence
+from trackers.forecast import FORECAST_METHODS
 
 # CLI flag -> config key (flags are applied before --set, which wins)
 _FLAG_KEYS = {
@@ -43,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m streaming.run", description="streaming perception run + sAP")
     ap.add_argument("--config", help="YAML config (see configs/streaming.yaml)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
-    ap.add_argument("--model", help="checkpoint/.onnx/.xml/.engine or zoo name (default: bundled demo model)")
+    ap.add_argument("--model", help="checkpoint/.onnx/.xml/.engine, zoo name, or 'oracle' (ground truth as "
+                    "detections; default: bundled demo model)")
     ap.add_argument("--fps", type=float)
     ap.add_argument("--data", help="Argoverse-HD image root, or 'synthetic' (default)")
     ap.add_argument("--annotations", help="annotation JSON (default DATA/annotations/SPLIT.json)")
@@ -52,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--policy", choices=POLICIES)
     ap.add_argument("--perf-factor", dest="perf_factor", type=float)
     ap.add_argument("--input-size", dest="input_size", type=int, nargs=2, metavar=("H", "W"))
-    ap.add_argument("--forecast", choices=("none", "kalman", "bytetrack"), help="sets forecast.method")
+    ap.add_argument("--forecast", choices=FORECAST_METHODS, help="sets forecast.method")
     ap.add_argument("--eta", type=float)
     ap.add_argument("--out")
     ap.add_argument("--submission")
@@ -120,7 +123,9 @@ def _runtime_summary(runtimes: list[float]) -> dict:
 
 
 def stream_dataset(cfg: StreamingConfig, dataset: Any, detector: Any, out: Path) -> tuple[list[StreamLog], list[StreamLog], list[float]]:
-    """Run every sequence; write and return its stream logs, offline logs and measured runtimes."""
+    """Run every sequence; write and return its stream logs, offline logs and measured runtimes.
+
+    detector None: the oracle (streaming.oracle), whose every-frame pass reads the annotations."""
     from tqdm import tqdm
 
     from data.coco import read_image
@@ -138,7 +143,7 @@ def stream_dataset(cfg: StreamingConfig, dataset: Any, detector: Any, out: Path)
         def load(i: int, frames=frames) -> np.ndarray:
             return read_image(frames[i].path)
 
-        if not warmed and n:  # first calls allocate and compile; keep them out of the timings
+        if not warmed and n and detector is not None:  # first calls allocate and compile; keep them out of the timings
             try:
                 detector([load(0)])
                 warmed = True
@@ -148,11 +153,12 @@ def stream_dataset(cfg: StreamingConfig, dataset: Any, detector: Any, out: Path)
                       image_ids=[f.image_id for f in frames], classes=list(dataset.classes),
                       perf_factor=cfg.perf_factor, seed=cfg.seed)
         meta: dict[str, Any] = {"model": cfg.model or "demo", "device": cfg.device,
-                                "input_size": list(getattr(detector.detector, "input_size", []) or [])}
+                                "input_size": list(getattr(getattr(detector, "detector", None), "input_size", []) or [])}
         bar = tqdm(total=n, desc=f"{seq.name} offline" if cfg.offline else seq.name, unit="frame", leave=False)
         cache = None
-        if cfg.offline:
-            dets, runtimes, bad = offline_pass(detector, load, n, progress=bar)
+        if cfg.offline or detector is None:
+            dets, runtimes, bad = (oracle_pass(dataset, header["image_ids"]) if detector is None
+                                   else offline_pass(detector, load, n, progress=bar))
             measured += [r for r, d in zip(runtimes, dets) if d is not None]
             cache = CachedFrames(dets, runtimes)
             off = StreamLog(latency="offline", policy="offline", outputs=offline_outputs(dets, cfg.fps),
@@ -194,9 +200,11 @@ def run(cfg: StreamingConfig) -> EvalResult:
             old.unlink()  # stale files of an earlier run would be taken for this one's
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
-    raw = load_stream_detector(cfg)  # first: a bad model file fails before any data work
+    if is_oracle(cfg.model):
+        check_oracle_latency(cfg.latency)
+    raw = None if is_oracle(cfg.model) else load_stream_detector(cfg)  # first: a bad model file fails early
     dataset = resolve_dataset(cfg)
-    detector = map_to_dataset(raw, dataset, cfg.model or "demo model")
+    detector = None if raw is None else map_to_dataset(raw, dataset, cfg.model or "demo model")
     logs, offline_logs, measured = stream_dataset(cfg, dataset, detector, out)
     if not logs:
         raise ValueError(f"{dataset.annotation_file}: no sequences to stream")
