@@ -29,7 +29,7 @@ from data.detections import Detections
 from trackers.bytetrack import ByteTracker
 from trackers.kalman import BoxKalmanFilter
 from trackers.sap_kalman import SapKalmanForecaster
-from trackers.tracker import Tracker, clip_forecast
+from trackers.tracker import ANCHORS, Tracker, clip_forecast
 
 FORECAST_METHODS = ("none", "kalman", "bytetrack", "sap-kalman")
 
@@ -51,6 +51,12 @@ class ForecastConfig:
     high_score, low_score, low_min_iou: ByteTrack thresholds (see trackers.bytetrack).
     report_untracked: ByteTrack only; also report (unmoved) detections that have no track, so
         that forecasting never loses detector recall.
+    anchor: "measurement" (the latest detection moved by the filtered velocity; a zero horizon
+        returns the input) | "filtered" (the Kalman posterior, as the sAP toolkit); see
+        trackers.tracker.
+    report_coasting: also report tracks the latest output did not contain, predicted on.
+    sap_fps: "sap-kalman" only; the frame rate whose frames are its time unit (its noise
+        settings assume Argoverse-HD's 30 FPS frames).
     """
 
     method: str = "kalman"
@@ -66,11 +72,15 @@ class ForecastConfig:
     low_score: float = 0.1
     low_min_iou: float = 0.5
     report_untracked: bool = True
+    anchor: str = "measurement"
+    report_coasting: bool = False
     sap_fps: float = 30.0
 
     def __post_init__(self) -> None:
         if self.method not in FORECAST_METHODS:
             raise ConfigError(f"forecast.method must be one of {FORECAST_METHODS}, got {self.method!r}")
+        if self.anchor not in ANCHORS:
+            raise ConfigError(f"forecast.anchor must be one of {ANCHORS}, got {self.anchor!r}")
         if self.association not in ("optimal", "greedy"):
             raise ConfigError(f"forecast.association must be 'optimal' or 'greedy', got {self.association!r}")
         checks = (
@@ -161,7 +171,8 @@ class TrackingForecaster:
             labels = np.concatenate([labels, self._last.labels[untracked]])
             ids = np.concatenate([ids, np.full(len(untracked), -1, np.int64)])
             order = np.concatenate([order, untracked])
-            sort = np.argsort(order, kind="stable")
+            # Coasting tracks (det_index -1) stay after the latest output's objects.
+            sort = np.argsort(np.where(order < 0, np.iinfo(np.int64).max, order), kind="stable")
             boxes, scores, labels, ids = boxes[sort], scores[sort], labels[sort], ids[sort]
         if self.score_decay_per_s > 0 and self.tracker.time is not None:
             horizon = max(float(t_query) - self.tracker.time, 0.0)
@@ -183,7 +194,8 @@ def build_forecaster(
     )
     common = dict(
         kalman=kalman, min_iou=cfg.min_iou, association=cfg.association,
-        class_gating=cfg.class_gating, max_age=cfg.max_age,
+        class_gating=cfg.class_gating, max_age=cfg.max_age, anchor=cfg.anchor,
+        report_coasting=cfg.report_coasting,
     )
     if cfg.method == "kalman":
         tracker: Tracker = Tracker(**common)
