@@ -40,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m streaming.run", description="streaming perception run + sAP")
     ap.add_argument("--config", help="YAML config (see configs/streaming.yaml)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
-    ap.add_argument("--model", help="checkpoint/.onnx/.xml/.engine or zoo name (default: bundled demo model)")
+    ap.add_argument("--model", help="checkpoint/.onnx/.xml/.engine, zoo name, or 'oracle' (ground truth as "
+                    "detections); default: the bundled demo model")
     ap.add_argument("--fps", type=float)
     ap.add_argument("--data", help="Argoverse-HD image root, or 'synthetic' (default)")
     ap.add_argument("--annotations", help="annotation JSON (default DATA/annotations/SPLIT.json)")

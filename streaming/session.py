@@ -23,7 +23,8 @@ from streaming.config import StreamingConfig
 from streaming.detect import MappedDetector, load_stream_detector, map_to_dataset
 from streaming.latency import parse_latency
 from streaming.log import StreamLog, write_log
-from streaming.passes import build_stream_pass, offline_pass
+from streaming.oracle import check_oracle_latency, is_oracle, oracle_pass
+from streaming.passes import OfflinePass, build_stream_pass, offline_pass
 from streaming.simulate import offline_outputs
 
 # Run-folder contents an earlier run may have left; they would be taken for this run's.
@@ -36,7 +37,7 @@ class StreamSession:
 
     cfg: StreamingConfig
     dataset: ArgoverseHD
-    detector: MappedDetector
+    detector: MappedDetector | None  # None: the oracle (streaming.oracle)
     logs: list[StreamLog]
     offline_logs: list[StreamLog]  # empty without the every-frame pass
     measured: list[float]  # the detector's runtimes (s): the run's runtime profile
@@ -86,9 +87,11 @@ def runtime_summary(runtimes: list[float]) -> dict:
             "p90_s": float(np.percentile(arr, 90)), "max_s": float(arr.max())}
 
 
-def stream_dataset(cfg: StreamingConfig, dataset: ArgoverseHD, detector: MappedDetector,
+def stream_dataset(cfg: StreamingConfig, dataset: ArgoverseHD, detector: MappedDetector | None,
                    out: Path) -> tuple[list[StreamLog], list[StreamLog], list[float]]:
-    """Run every sequence; write and return its stream logs, offline logs and measured runtimes."""
+    """Run every sequence; write and return its stream logs, offline logs and measured runtimes.
+
+    detector None: the oracle, whose every-frame pass is the annotations (no frame is read)."""
     from tqdm import tqdm
 
     from data.coco import read_image
@@ -103,21 +106,24 @@ def stream_dataset(cfg: StreamingConfig, dataset: ArgoverseHD, detector: MappedD
         def load(i: int, frames=frames) -> np.ndarray:
             return read_image(frames[i].path)
 
-        if not warmed and n:  # first calls allocate and compile; keep them out of the timings
+        if not warmed and n and detector is not None:  # first calls allocate and compile; keep them out of the timings
             warmed = FrameRunner(detector, load)(0).detections is not None
         header = dict(sequence=seq.name, sid=seq.sid, fps=cfg.fps, num_frames=n,
                       image_ids=[f.image_id for f in frames], classes=list(dataset.classes),
                       perf_factor=cfg.perf_factor, seed=cfg.seed)
         meta: dict[str, Any] = {"model": cfg.model or "demo", "device": cfg.device,
-                                "input_size": list(getattr(detector.detector, "input_size", []) or [])}
+                                "input_size": list(getattr(getattr(detector, "detector", None), "input_size", []) or [])}
         bar = tqdm(total=n, desc=f"{seq.name} offline" if cfg.offline else seq.name, unit="frame", leave=False)
 
         def advance(index: int) -> None:
             bar.update(index + 1 - bar.n)
 
         cache = None
-        if cfg.offline:
+        if detector is None:
+            cache = OfflinePass(*oracle_pass(dataset, header["image_ids"]))
+        elif cfg.offline:
             cache = offline_pass(FrameRunner(detector, load), n, on_frame=advance)
+        if cache is not None:
             measured += cache.measured
             off = StreamLog(latency="offline", policy="offline", outputs=offline_outputs(cache.detections, cfg.fps),
                             meta={**meta, "bad_frames": cache.bad_frames, "runtimes": cache.runtimes}, **header)
@@ -148,9 +154,12 @@ def stream_session(cfg: StreamingConfig) -> StreamSession:
             old.unlink()
     out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "config.yaml")
-    raw = load_stream_detector(cfg)  # first: a bad model file fails before any data work
+    oracle = is_oracle(cfg.model)
+    if oracle:
+        check_oracle_latency(cfg.latency, realtime=cfg.realtime)
+    raw = None if oracle else load_stream_detector(cfg)  # first: a bad model file fails before any data work
     dataset = resolve_dataset(cfg)
-    detector = map_to_dataset(raw, dataset, cfg.model or "demo model")
+    detector = None if raw is None else map_to_dataset(raw, dataset, cfg.model or "demo model")
     logs, offline_logs, measured = stream_dataset(cfg, dataset, detector, out)
     if not logs:
         raise ValueError(f"{dataset.annotation_file}: no sequences to stream")

@@ -45,6 +45,8 @@ class ByteTracker(Tracker):
         high_score: float = 0.5,
         low_score: float = 0.1,
         low_min_iou: float = 0.5,
+        anchor: str = "measurement",
+        report_coasting: bool = False,
     ) -> None:
         if not 0 <= low_score <= high_score:
             raise ValueError(
@@ -57,7 +59,7 @@ class ByteTracker(Tracker):
         self.low_min_iou = float(low_min_iou)
         super().__init__(
             kalman=kalman, min_iou=min_iou, association=association,
-            class_gating=class_gating, max_age=max_age,
+            class_gating=class_gating, max_age=max_age, anchor=anchor, report_coasting=report_coasting,
         )
 
     def _match(self, detections: Detections) -> tuple[np.ndarray, np.ndarray]:

@@ -16,7 +16,8 @@ its height (never below ``min_scale_px``, so a 0-size box cannot make the covari
 - Measurement noise: std ``measurement_std * size`` px on each of cx, cy, w, h, using the size
   of the measured box.
 - Process noise: continuous white-noise acceleration. An axis with spectral density
-  ``q = (a * size)^2`` (``a`` = ``accel_std`` for the centre, ``size_accel_std`` for w, h, in
+  ``q = (a * size)^2`` (``a`` = ``accel_std`` for the centre's x, ``vertical_accel_std`` for
+  its y, ``size_accel_std`` for w, h, in
   box sizes per s^2 per sqrt(Hz); size from the predicted state) adds over ``dt`` seconds
   ``q * [[dt^3/3, dt^2/2], [dt^2/2, dt]]`` to its (position, velocity) block. Loosely: after
   1 s without measurements the velocity std has grown by ``a`` box sizes per second.
@@ -39,7 +40,11 @@ class BoxKalmanFilter:
     """Vectorised constant-velocity Kalman filter on ``[cx, cy, w, h]`` with velocities.
 
     measurement_std: measurement noise std as a fraction of box size (0.05 = 5 % of w or h).
-    accel_std: centre acceleration noise, box sizes / s^2 / sqrt(Hz) (see module docstring).
+    accel_std: horizontal centre acceleration noise, box sizes / s^2 / sqrt(Hz) (module docstring).
+    vertical_accel_std: the same for the vertical centre; None = ``accel_std``. A car camera's
+        pitch shakes every box up and down by a few pixels at a few Hz, faster than latency lets
+        us follow; a small value makes the filter keep the long-run vertical velocity (the
+        object's own motion) instead of chasing the latest bounce.
     size_accel_std: the same for width and height.
     init_velocity_std: velocity prior std (box sizes per s) of a track seen once; it only sets
         the covariance of such tracks, their velocity is replaced by the two-point estimate.
@@ -52,6 +57,7 @@ class BoxKalmanFilter:
         measurement_std: float = 0.05,
         accel_std: float = 1.0,
         size_accel_std: float = 0.5,
+        vertical_accel_std: float | None = None,
         init_velocity_std: float = 10.0,
         min_scale_px: float = 1.0,
     ) -> None:
@@ -59,15 +65,18 @@ class BoxKalmanFilter:
                             ("init_velocity_std", init_velocity_std)):
             if not value > 0:
                 raise ValueError(f"BoxKalmanFilter: {name} must be > 0, got {value}")
-        for name, value in (("accel_std", accel_std), ("size_accel_std", size_accel_std)):
+        vertical_accel_std = accel_std if vertical_accel_std is None else vertical_accel_std
+        for name, value in (("accel_std", accel_std), ("size_accel_std", size_accel_std),
+                            ("vertical_accel_std", vertical_accel_std)):
             if not value >= 0:
                 raise ValueError(f"BoxKalmanFilter: {name} must be >= 0, got {value}")
         self.measurement_std = float(measurement_std)
         self.accel_std = float(accel_std)
         self.size_accel_std = float(size_accel_std)
+        self.vertical_accel_std = float(vertical_accel_std)
         self.init_velocity_std = float(init_velocity_std)
         self.min_scale_px = float(min_scale_px)
-        self._accel = np.array([accel_std, accel_std, size_accel_std, size_accel_std], np.float64)
+        self._accel = np.array([accel_std, vertical_accel_std, size_accel_std, size_accel_std], np.float64)
 
     # -- helpers -----------------------------------------------------------------------------
     def _scale(self, cxcywh: np.ndarray) -> np.ndarray:

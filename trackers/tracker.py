@@ -14,7 +14,14 @@ Life of a track (times in seconds):
 
 Reported tracks (``forecast``): those matched or started by the most recent update call, i.e.
 the objects of the latest detection output, as in the sAP toolkit's forecasting baseline.
-Coasting tracks are kept only so that an object missed for a moment keeps its id and velocity.
+Coasting tracks are kept so that an object missed for a moment keeps its id and velocity; they
+are reported only with ``report_coasting`` (an object the detector stopped seeing has usually
+left or become hidden, so reporting it mostly adds false positives).
+
+Where a reported box starts (``anchor``): "measurement" moves the latest detection itself by the
+filtered velocity, so a zero-horizon forecast returns exactly what the detector said and the
+filter only contributes motion; "filtered" starts from the Kalman posterior, as the sAP toolkit
+does, which at zero horizon replaces a good detection by a lagging average of past ones.
 """
 from __future__ import annotations
 
@@ -23,7 +30,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from data.boxes import cxcywh_to_xyxy, xyxy_to_cxcywh
+from data.boxes import clip_xyxy, cxcywh_to_xyxy, xyxy_to_cxcywh
 from data.detections import Detections
 from trackers.association import ASSOCIATION_METHODS, associate
 from trackers.kalman import BoxKalmanFilter
@@ -32,6 +39,7 @@ from trackers.kalman import BoxKalmanFilter
 _TIME_EPS = 1e-9
 # Two boxes closer in time than this cannot give a velocity; the later one replaces the first.
 _MIN_VELOCITY_DT = 1e-6
+MIN_SIDE_PX = 1.0  # forecast boxes thinner than this after clipping are dropped
 
 
 class TrackForecast(NamedTuple):
@@ -44,11 +52,25 @@ class TrackForecast(NamedTuple):
     det_index: np.ndarray  # (K,) int64 index of the track's detection in the last update
 
 
+def clip_forecast(boxes: np.ndarray, image_size: tuple[float, float] | None) -> tuple[np.ndarray, np.ndarray]:
+    """Forecast boxes (K, 4) xyxy clipped to the image (W, H) (None: unclipped), and the (K,)
+    mask of those at least ``MIN_SIDE_PX`` wide and high; an object extrapolated out of view
+    leaves a sliver that would only be a false positive."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    if image_size is not None:
+        boxes = clip_xyxy(boxes, float(image_size[0]), float(image_size[1]))
+    keep = ((boxes[:, 2] - boxes[:, 0]) >= MIN_SIDE_PX) & ((boxes[:, 3] - boxes[:, 1]) >= MIN_SIDE_PX)
+    return boxes, keep
+
+
 def state_to_xyxy(mean: np.ndarray) -> np.ndarray:
     """(T, 8) states -> (T, 4) xyxy boxes; a size extrapolated below zero becomes zero."""
     cxcywh = mean[:, :4].copy()
     cxcywh[:, 2:] = np.maximum(cxcywh[:, 2:], 0.0)
     return cxcywh_to_xyxy(cxcywh)
+
+
+ANCHORS = ("measurement", "filtered")
 
 
 class Tracker:
@@ -57,7 +79,8 @@ class Tracker:
     kalman: the filter (noise parameters); min_iou: smallest IoU of a match, between the track
     predicted to the detection time and the detection; association: "optimal" or "greedy";
     class_gating: tracks only match detections of their class; max_age: seconds a track
-    survives without a match.
+    survives without a match; anchor, report_coasting: what ``forecast`` reports (module
+    docstring).
     """
 
     def __init__(
@@ -68,7 +91,11 @@ class Tracker:
         association: str = "optimal",
         class_gating: bool = True,
         max_age: float = 0.5,
+        anchor: str = "measurement",
+        report_coasting: bool = False,
     ) -> None:
+        if anchor not in ANCHORS:
+            raise ValueError(f"Tracker: anchor must be one of {ANCHORS}, got {anchor!r}")
         if association not in ASSOCIATION_METHODS:
             raise ValueError(f"Tracker: association must be one of {ASSOCIATION_METHODS}, got {association!r}")
         if not 0 < min_iou <= 1:
@@ -80,6 +107,8 @@ class Tracker:
         self.association = association
         self.class_gating = bool(class_gating)
         self.max_age = float(max_age)
+        self.anchor = anchor
+        self.report_coasting = bool(report_coasting)
         self.reset()
 
     # -- state -------------------------------------------------------------------------------
@@ -93,6 +122,7 @@ class Tracker:
         self._scores = np.zeros(0, np.float32)
         self._mean = np.zeros((0, 8), np.float64)
         self._cov = np.zeros((0, 8, 8), np.float64)
+        self._z = np.zeros((0, 4), np.float64)  # latest matched measurement, cxcywh
         self._last_seen = np.zeros(0, np.float64)
         self._hits = np.zeros(0, np.int64)
         self._step_seen = np.zeros(0, np.int64)
@@ -100,7 +130,7 @@ class Tracker:
         self._untracked = np.zeros(0, np.int64)  # detections of the last update without a track
 
     def _arrays(self) -> tuple[str, ...]:
-        return ("_ids", "_labels", "_scores", "_mean", "_cov", "_last_seen", "_hits", "_step_seen", "_det_index")
+        return ("_ids", "_labels", "_scores", "_mean", "_cov", "_z", "_last_seen", "_hits", "_step_seen", "_det_index")
 
     def _keep(self, keep: np.ndarray) -> None:
         if keep.all():
@@ -199,6 +229,7 @@ class Tracker:
             i, j = ti[filtered], di[filtered]
             self._mean[i], self._cov[i] = self.kalman.update(self._mean[i], self._cov[i], z[j])
         self._hits[ti[~restart]] += 1
+        self._z[ti] = z[di]
         self._labels[ti] = dets.labels[di]
         self._scores[ti] = dets.scores[di]
         self._last_seen[ti] = t
@@ -216,6 +247,7 @@ class Tracker:
             "_scores": dets.scores[det_idx],
             "_mean": mean,
             "_cov": cov,
+            "_z": z[det_idx],
             "_last_seen": np.full(n, t, np.float64),
             "_hits": np.ones(n, np.int64),
             "_step_seen": np.full(n, self._step, np.int64),
@@ -229,21 +261,29 @@ class Tracker:
     def forecast(self, t_query: float) -> TrackForecast:
         """Tracks matched or started by the latest update, extrapolated to ``t_query`` seconds.
 
-        Works on a copy: calling it never changes the tracker. Before any update, or after an
+        With ``report_coasting`` also the live tracks it did not match, from their predicted
+        state, after the others (det_index -1). Works on a copy: calling it never changes the tracker. Before any update, or after an
         update with no detections, nothing is reported. A ``t_query`` before the latest update
         time extrapolates backwards (an evaluation offset may ask for that).
         """
         t_query = float(t_query)
         if not math.isfinite(t_query):
             raise ValueError(f"Tracker.forecast: time must be finite, got {t_query}")
-        sel = np.nonzero(self._step_seen == self._step)[0] if self._time is not None else np.zeros(0, np.int64)
+        current = self._step_seen == self._step
+        sel = np.nonzero(current)[0] if self._time is not None else np.zeros(0, np.int64)
         sel = sel[np.argsort(self._det_index[sel], kind="stable")]
+        if self.report_coasting and self._time is not None:
+            sel = np.concatenate([sel, np.nonzero(~current)[0]])
         horizon = t_query - self._time if self._time is not None else 0.0
-        mean = self.kalman.predict_mean(self._mean[sel], horizon)
+        start = self._mean[sel].copy()
+        if self.anchor == "measurement":
+            seen = current[sel]
+            start[seen, :4] = self._z[sel[seen]]
+        mean = self.kalman.predict_mean(start, horizon)
         return TrackForecast(
             boxes=state_to_xyxy(mean),
             scores=self._scores[sel].copy(),
             labels=self._labels[sel].copy(),
             ids=self._ids[sel].copy(),
-            det_index=self._det_index[sel].copy(),
+            det_index=np.where(current[sel], self._det_index[sel], -1),
         )

@@ -44,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     for name, n in summary["objects"].items():
         print(f"  {name:14s} {n:8d} {summary['tracks'][name]:7d}")
     print(f"  {'total':14s} {sum(summary['objects'].values()):8d} {sum(summary['tracks'].values()):7d}")
+    sizes = summary["box_sizes"]
+    q = "  ".join(f"{k} {v}" for k, v in sizes["shorter_side_px"].items())
+    print(f"  box shorter side (px): {q}")
+    print("  boxes by shorter side: " + "  ".join(f"{k} px: {v}" for k, v in sizes["shorter_side_bins"].items()))
+    print(f"  ignored (iscrowd, shorter side < {sizes['ignore_below_px']:g} px): {sizes['ignored']} of {sizes['boxes']}")
     return 0
 
 

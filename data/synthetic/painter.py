@@ -5,6 +5,15 @@ The `Painter` places it in the camera frame, projects it and draws it into the i
 sub-pixel) and, for operations that belong to the silhouette, into an id buffer: 0 for things
 nobody annotates (poles, trees), otherwise the id of an annotated part. Objects are drawn far to
 near, so after the frame the id buffer holds, per pixel, the part that is actually visible.
+
+Boxes are sub-pixel, in annotation coordinates (pixel i covers [i, i + 1), so an OpenCV
+coordinate u, whose pixel centres are integers, is u + 0.5). Each edge comes from the projected
+geometry (vertex extents; line half-widths and disc radii as the unrounded projected sizes),
+clipped to the image, so it moves smoothly with the object and the camera. The id buffer only
+decides which edges are seen: an edge whose last visible pixel lies more than `EDGE_TOLERANCE`
+px inside the geometric edge is covered by something nearer, and the box stops at the occluder
+(the id buffer's pixel edge) instead. Rounding every box to whole pixels, as the id buffer alone
+would, makes a 13 px box jitter by a pixel a frame, more than it moves.
 """
 from __future__ import annotations
 
@@ -19,6 +28,8 @@ SHIFT = 4  # sub-pixel bits for OpenCV drawing: slow motion of distant objects s
 SCALE = 1 << SHIFT
 POLY, LINE, DISC, TEXT = 0, 1, 2, 3
 DETAIL = None  # draws into the image only; does not change the silhouette
+# px; the id buffer fills pixels whose centre is inside, so a seen edge lies within ~1 px of it.
+EDGE_TOLERANCE = 1.5
 
 Colour = tuple[int, int, int]
 
@@ -165,7 +176,8 @@ class Painter:
         all_front = np.logical_and.reduceat(front, starts).tolist()
         lo = np.minimum.reduceat(uv, starts, axis=0)
         hi = np.maximum.reduceat(uv, starts, axis=0)
-        pad = np.zeros(len(ops))
+        pad = np.zeros(len(ops))  # crop margin around each operation's vertices
+        reach = np.zeros(len(ops))  # true extent beyond the vertices: half line width, disc radius
         drawn = np.zeros(len(ops), bool)
         points16 = uv16.tolist()
         depth = zs.tolist()
@@ -199,6 +211,7 @@ class Painter:
                 if part is not None:
                     cv2.line(ids, p, q, base + part if part else 0, thick, cv2.LINE_8, SHIFT)
                 pad[k] = thick / 2 + 1
+                reach[k] = cam.focal * size / (depth[i0] + depth[i0 + 1])
             elif kind == DISC:
                 if not all_front[k]:
                     continue
@@ -208,6 +221,7 @@ class Painter:
                 if part is not None:
                     cv2.circle(ids, points16[i0], radius16, base + part if part else 0, -1, cv2.LINE_8, SHIFT)
                 pad[k] = r + 1
+                reach[k] = r
             else:  # TEXT, image only, only when big enough to read
                 if all_front[k]:
                     height_px = cam.focal * size[0] / depth[i0]
@@ -215,19 +229,19 @@ class Painter:
                         _text(img, uv[i0], height_px, size[1], col)
                 continue
             drawn[k] = True
-        lo -= pad[:, None]
-        hi += pad[:, None]
         part_of = np.fromiter((op[4] or 0 for op in ops), np.int64, len(ops))
 
-        def union(sel: np.ndarray) -> list[float]:
+        def union(sel: np.ndarray, margin: np.ndarray) -> list[float]:
             if not sel.any():
                 return [math.inf, math.inf, -math.inf, -math.inf]
-            return [lo[sel, 0].min(), lo[sel, 1].min(), hi[sel, 0].max(), hi[sel, 1].max()]
+            m = margin[sel]
+            return [(lo[sel, 0] - m).min(), (lo[sel, 1] - m).min(), (hi[sel, 0] + m).max(), (hi[sel, 1] + m).max()]
 
-        bounds = [union(drawn & (part_of == k + 1)) for k in range(len(parts))]
-        extent = union(drawn) if self.walls is not None else None
+        bounds = [union(drawn & (part_of == k + 1), pad) for k in range(len(parts))]
+        extent = union(drawn, pad) if self.walls is not None else None
         for k, b in enumerate(bounds):
             entry = self.parts[base + k]
+            entry["geometry"] = union(drawn & (part_of == k + 1), reach)
             crop = self._crop(b)
             entry["bounds"] = crop
             if crop is not None:
@@ -249,9 +263,14 @@ class Painter:
         x1, y1 = min(w, int(math.ceil(b[2])) + 2), min(h, int(math.ceil(b[3])) + 2)
         return (x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
-    def visible_boxes(self, *, min_side: float, min_visible: float) -> list[tuple[int, int, tuple[int, int, int, int]]]:
-        """(label, track, (x0, y0, x1, y1)) of every part that is still mostly visible at the end."""
+    def visible_boxes(self, *, min_side: float, min_visible: float) -> list[tuple[int, int, tuple[float, ...], float]]:
+        """(label, track, (x0, y0, x1, y1), visible) of every part still mostly visible at the end.
+
+        Boxes are floats in annotation coordinates (module docstring); ``visible`` is the part's
+        fraction of its own in-image pixels that nothing nearer covers (1.0 = unoccluded).
+        """
         out = []
+        h, w = self.ids.shape
         for k, entry in enumerate(self.parts):
             crop = entry.get("bounds")
             if crop is None or entry["full"] == 0:
@@ -263,10 +282,17 @@ class Painter:
                 continue
             rows = np.flatnonzero(mask.any(axis=1))
             cols = np.flatnonzero(mask.any(axis=0))
-            box = (x0 + int(cols[0]), y0 + int(rows[0]), x0 + int(cols[-1]) + 1, y0 + int(rows[-1]) + 1)
+            seen = (x0 + cols[0], y0 + rows[0], x0 + cols[-1] + 1, y0 + rows[-1] + 1)
+            g = entry["geometry"]
+            geometric = (max(g[0] + 0.5, 0.0), max(g[1] + 0.5, 0.0), min(g[2] + 0.5, w), min(g[3] + 0.5, h))
+            # Lower edges may only move outwards of the seen pixels by the tolerance, upper ones
+            # likewise; an edge further out is hidden, and the occluder's pixel edge is used.
+            box = tuple(
+                float(gv) if abs(gv - sv) <= EDGE_TOLERANCE else float(sv) for gv, sv in zip(geometric, seen)
+            )
             if box[2] - box[0] < min_side or box[3] - box[1] < min_side:
                 continue
-            out.append((entry["label"], entry["track"], box))
+            out.append((entry["label"], entry["track"], box, count / entry["full"]))
         return out
 
 

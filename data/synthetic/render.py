@@ -19,7 +19,7 @@ from data.synthetic.vehicles import draw_bus, draw_car, draw_truck, draw_two_whe
 
 FPS = 30.0
 WARMUP_SECONDS = 1.0
-MIN_BOX_SIDE = 4  # pixels; smaller boxes are dropped from the annotations
+MIN_BOX_SIDE = 2.0  # pixels; fainter specks are not annotated at all (world.py marks small boxes crowd)
 MIN_VISIBLE = 0.3  # fraction of an object's in-image pixels that must stay unoccluded
 _NOISE_BANK = 4
 _BODIES = {"car": draw_car, "bus": draw_bus, "truck": draw_truck}
@@ -67,8 +67,10 @@ class SequenceRenderer:
     def advance(self) -> None:
         self.traffic.step(self.dt)
 
-    def render(self) -> tuple[np.ndarray, list[tuple[int, int, tuple[int, int, int, int]]]]:
-        """(BGR image, [(label, track, (x0, y0, x1, y1)), ...]) for the current time."""
+    def render(self) -> tuple[np.ndarray, list[tuple[int, int, tuple[float, ...], float]]]:
+        """(BGR image, [(label, track, (x0, y0, x1, y1), visible), ...]) for the current time.
+
+        Boxes are sub-pixel floats; visible is the unoccluded fraction (painter.visible_boxes)."""
         t = self.traffic.t
         base = self.camera
         p1, p2, amp = self._shake

@@ -7,6 +7,12 @@
 
 The same arguments give the same bytes: every sequence draws from its own Generator seeded with
 (seed, sequence index), JPEGs are written with fixed parameters and JSON with sorted keys.
+
+Boxes are floats, the sub-pixel visible extent (data.synthetic.painter), like Argoverse-HD's.
+Boxes whose shorter side is below `IGNORE_BELOW_PX` are written with `iscrowd: 1`: far too
+small for a detector at this resolution (under one cell of YOLOX's finest, stride-8 grid), they
+are ignore regions as in COCO (the reader leaves them out of the ground truth; COCOeval counts a
+detection on one neither as a hit nor as a false positive, and missing one costs nothing).
 """
 from __future__ import annotations
 
@@ -25,6 +31,8 @@ JPEG_QUALITY = 90
 PREVIEWS_PER_SEQUENCE = 3
 MAX_PREVIEWS = 24
 TRACKS_PER_SEQUENCE = 1_000_000  # track ids are unique across the whole world
+IGNORE_BELOW_PX = 6.0  # shorter box side (px) under which an object is an ignore region
+_DECIMALS = 4  # box coordinates in the JSON: 1e-4 px is far below any rendering effect
 
 
 def split_sequences(sequences: int, val_fraction: float, seed: int) -> list[str]:
@@ -48,15 +56,31 @@ def _encode(image: np.ndarray) -> bytes:
 
 
 def draw_boxes(image: np.ndarray, boxes: list, classes: tuple[str, ...] = ARGOVERSE_HD_CLASSES) -> np.ndarray:
-    """A copy of `image` with labelled boxes `(label, track, (x0, y0, x1, y1))`."""
+    """A copy of `image` with labelled boxes `(label, track, (x0, y0, x1, y1), ...)`."""
     out = image.copy()
     scale = max(0.35, image.shape[1] / 2400)
-    for label, track, (x0, y0, x1, y1) in boxes:
+    for label, track, box, *_ in boxes:
+        x0, y0, x1, y1 = (int(round(v)) for v in box)
         colour = class_colour(label)
         cv2.rectangle(out, (x0, y0), (x1 - 1, y1 - 1), colour, 1 if image.shape[1] < 1200 else 2)
         cv2.putText(out, f"{classes[label]} {track % TRACKS_PER_SEQUENCE}", (x0, max(10, y0 - 3)),
                     cv2.FONT_HERSHEY_SIMPLEX, scale, colour, 1, cv2.LINE_AA)
     return out
+
+
+def box_size_summary(sides: list[float]) -> dict:
+    """Distribution of the boxes' shorter sides (px): quantiles, COCO size bins, ignored count.
+
+    COCO's bins are by area (small < 32^2, large > 96^2); a box's shorter side is what decides
+    whether a detector can see it, so both are reported."""
+    arr = np.asarray(sides, np.float64)
+    kept = arr[arr >= IGNORE_BELOW_PX]
+    quantiles = {f"p{q}": round(float(np.percentile(arr, q)), 2) if arr.size else None for q in (10, 25, 50, 75, 90)}
+    return {
+        "boxes": int(arr.size), "ignored": int(arr.size - kept.size), "ignore_below_px": IGNORE_BELOW_PX,
+        "shorter_side_px": quantiles,
+        "shorter_side_bins": {f"<{b}": int(np.count_nonzero(arr < b)) for b in (6, 12, 24, 48, 96)},
+    }
 
 
 def _empty_file(seed: int) -> dict:
@@ -88,6 +112,7 @@ def generate_world(out: str | Path, *, sequences: int, frames: int, size: tuple[
     counts = {name: 0 for name in ARGOVERSE_HD_CLASSES}
     tracks: dict[str, set[int]] = {name: set() for name in ARGOVERSE_HD_CLASSES}
     previews = Path(preview_dir) if preview_dir is not None else None
+    sides: list[float] = []  # shorter side of every annotated box, crowd ones included
     n_previews = 0
     started = time.perf_counter()
     bar = tqdm(total=sequences * frames, disable=not progress, unit="frame", desc="synthetic world")
@@ -117,13 +142,18 @@ def generate_world(out: str | Path, *, sequences: int, frames: int, size: tuple[
                 image_id = len(doc["images"])
                 doc["images"].append({"id": image_id, "sid": sid, "fid": fid, "name": file_name,
                                       "width": width, "height": height})
-                for label, track, (x0, y0, x1, y1) in boxes:
-                    w, h = x1 - x0, y1 - y0
+                for label, track, box, _ in boxes:
+                    x0, y0 = round(box[0], _DECIMALS), round(box[1], _DECIMALS)
+                    w, h = round(box[2] - x0, _DECIMALS), round(box[3] - y0, _DECIMALS)
+                    crowd = int(min(w, h) < IGNORE_BELOW_PX)
                     doc["annotations"].append({
                         "id": len(doc["annotations"]) + 1,  # pycocotools treats id 0 as "no match"
-                        "image_id": image_id, "category_id": label, "bbox": [float(x0), float(y0), float(w), float(h)],
-                        "area": float(w * h), "iscrowd": 0, "track": track,
+                        "image_id": image_id, "category_id": label, "bbox": [x0, y0, w, h],
+                        "area": round(w * h, _DECIMALS), "iscrowd": crowd, "track": track,
                     })
+                    sides.append(min(w, h))
+                    if crowd:
+                        continue
                     counts[ARGOVERSE_HD_CLASSES[label]] += 1
                     tracks[ARGOVERSE_HD_CLASSES[label]].add(track)
                 if writer is not None:
@@ -146,6 +176,7 @@ def generate_world(out: str | Path, *, sequences: int, frames: int, size: tuple[
         "sequences": {split: list(doc["sequences"]) for split, doc in files.items()},
         "frames": sequences * frames, "objects": counts,
         "tracks": {name: len(ids) for name, ids in tracks.items()},
+        "box_sizes": box_size_summary(sides),
     }
     (out / "world.json").write_text(json.dumps(
         {"arguments": {"sequences": sequences, "frames": frames, "size": [width, height], "seed": seed,

@@ -15,6 +15,8 @@ from data.argoverse import ArgoverseHD
 from data.boxes import iou_matrix
 from data.classes import ARGOVERSE_HD_CLASSES, COCO_TO_ARGOVERSE_HD
 from data.synthetic import generate_world, split_sequences
+from data.synthetic.render import SequenceRenderer
+from data.synthetic.world import IGNORE_BELOW_PX
 
 ARGS = dict(sequences=2, frames=8, size=(320, 200), seed=3, val_fraction=0.5, progress=False)
 
@@ -55,7 +57,7 @@ def test_round_trip_through_the_reader(world):
             total_boxes += len(gt)
             b = gt.boxes
             assert np.all(b[:, 0] >= 0) and np.all(b[:, 1] >= 0) and np.all(b[:, 2] <= 320) and np.all(b[:, 3] <= 200)
-            assert np.all(b[:, 2] - b[:, 0] >= 4) and np.all(b[:, 3] - b[:, 1] >= 4)
+            assert np.all(b[:, 2] - b[:, 0] >= IGNORE_BELOW_PX) and np.all(b[:, 3] - b[:, 1] >= IGNORE_BELOW_PX)
             assert np.all(gt.track_ids >= 0) and len(set(gt.track_ids.tolist())) == len(gt)
             for box, label, track in zip(b, gt.labels, gt.track_ids):
                 seen_tracks[int(track)].add(int(label))
@@ -66,8 +68,39 @@ def test_round_trip_through_the_reader(world):
         assert len(ious) > 20 and np.median(ious) > 0.7
     assert all(len(labels) == 1 for labels in seen_tracks.values())  # a track never changes class
     assert sum(summary["objects"].values()) == total_boxes > 0
+    sizes = summary["box_sizes"]
+    assert sizes["boxes"] - sizes["ignored"] == total_boxes and sizes["shorter_side_px"]["p50"] > 0
+    anns = [a for split in ("train", "val")
+            for a in json.loads((out / "annotations" / f"{split}.json").read_text())["annotations"]]
+    # Sub-pixel boxes, as in Argoverse-HD; the tiny ones are ignore regions, not dropped.
+    assert any(v != round(v) for a in anns for v in a["bbox"])
+    assert all(a["iscrowd"] == int(min(a["bbox"][2:]) < IGNORE_BELOW_PX) for a in anns)
+    assert sum(a["iscrowd"] for a in anns) == sizes["ignored"]
     assert summary["frames"] == 16 and len(summary["sequences"]["val"]) == 1
     assert len(list((root / "preview").glob("*.png"))) == 6  # first, middle and last frame of each
+
+
+def test_unoccluded_boxes_move_smoothly():
+    """Sub-pixel boxes: an unoccluded object's edges change velocity far less than they move,
+    so its motion can be forecast (whole-pixel boxes jitter by a pixel a frame instead)."""
+    renderer = SequenceRenderer(np.random.default_rng([5, 0]), (480, 300), 2.0, track_base=0)
+    history: dict[int, list[tuple[int, np.ndarray]]] = defaultdict(list)
+    for fid in range(45):
+        if fid:
+            renderer.advance()
+        for _, track, box, visible in renderer.render()[1]:
+            if visible == 1.0 and min(box[2] - box[0], box[3] - box[1]) >= IGNORE_BELOW_PX:
+                history[track].append((fid, np.asarray(box)))
+    speed, accel = [], []
+    for seen in history.values():
+        for (f0, b0), (f1, b1), (f2, b2) in zip(seen, seen[1:], seen[2:]):
+            if f2 - f0 == 2:  # three consecutive frames
+                speed.append(np.abs(b2 - b1))
+                accel.append(np.abs(b2 - 2 * b1 + b0))
+    speed, accel = np.concatenate(speed), np.concatenate(accel)
+    assert speed.size > 200
+    assert np.median(accel) < 0.3 * np.median(speed) and np.median(accel) < 0.25
+    assert np.mean(accel < 0.5) > 0.8
 
 
 def test_same_seed_same_bytes_other_seed_differs(world, tmp_path):
@@ -115,7 +148,7 @@ def test_cli(tmp_path):
         [sys.executable, "-m", "data.synthetic", "--out", str(tmp_path / "cli"), "--sequences", "1", "--frames", "2",
          "--size", "96x64", "--seed", "1", "--quiet"], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
-    assert "wrote" in run.stdout and "traffic_light" in run.stdout
+    assert "wrote" in run.stdout and "traffic_light" in run.stdout and "box shorter side (px)" in run.stdout
     assert (tmp_path / "cli" / "annotations" / "train.json").is_file()
     assert json.loads((tmp_path / "cli" / "world.json").read_text())["arguments"]["size"] == [96, 64]
     bad = subprocess.run([sys.executable, "-m", "data.synthetic", "--out", str(tmp_path / "x"), "--size", "96by64"],

@@ -162,3 +162,37 @@ def test_config_from_yaml_with_overrides(tmp_path):
         ForecastConfig(min_iou=0.0)
     with pytest.raises(ConfigError, match="forecast.low_score"):
         ForecastConfig(low_score=0.6, high_score=0.5)
+
+
+@pytest.mark.parametrize("method", ["kalman", "bytetrack"])
+def test_zero_horizon_returns_the_input(method):
+    """The filter only adds motion: at the input's own time the detections come back as given,
+    even after jittery updates; the toolkit-style posterior anchor does not."""
+    rng = np.random.default_rng(0)
+    f = build_forecaster(ForecastConfig(method=method), image_size=(1920, 1200))
+    posterior = build_forecaster(ForecastConfig(method=method, anchor="filtered"), image_size=(1920, 1200))
+    for i in range(10):
+        d = dets([np.add(moving_box(i / 30), rng.normal(0, 2, 4)), [1000, 100, 1040, 180]])
+        f.update(d, i / 30)
+        posterior.update(d, i / 30)
+    np.testing.assert_allclose(f.forecast(9 / 30).boxes, d.boxes, atol=1e-3)
+    assert np.abs(posterior.forecast(9 / 30).boxes - d.boxes).max() > 0.01
+
+
+def test_coasting_tracks_only_on_request():
+    f = build_forecaster(ForecastConfig(report_coasting=True))
+    quiet = build_forecaster(ForecastConfig())
+    for forecaster in (f, quiet):
+        for i in range(3):
+            forecaster.update(dets([moving_box(i / 30), [1000, 100, 1040, 180]]), i / 30)
+        forecaster.update(dets([moving_box(3 / 30)]), 3 / 30)  # the second object is missed once
+    assert len(quiet.forecast(4 / 30)) == 1
+    both = f.forecast(4 / 30)
+    assert len(both) == 2 and both.boxes[1, 0] == pytest.approx(1000.0, abs=0.5)  # after the seen one
+
+
+def test_vertical_noise_is_its_own_setting():
+    with pytest.raises(ConfigError, match="vertical_accel_std"):
+        ForecastConfig(vertical_accel_std=-1)
+    with pytest.raises(ConfigError, match="anchor"):
+        ForecastConfig(anchor="posterior")
