@@ -1,7 +1,7 @@
 """Forecasters: turn the latest detections into boxes at any later query time.
 
 The streaming evaluator feeds each detector output at its frame's capture time and asks for the
-world at every ground-truth time (DESIGN.md section 5, "Forecasting"):
+world at every ground-truth time (the sAP toolkit's forecasting rule):
 
     f = build_forecaster(ForecastConfig(method="kalman"), image_size=(W, H))
     f.reset()                             # new sequence
