@@ -16,6 +16,7 @@ from tqdm import tqdm
 from data.cli import run_command
 from data.coco import CocoDataset
 from data.coco_eval import CocoMetrics, evaluate, metrics_table, results_array
+from data.layout import image_root_for
 from data.detections import Detections
 
 
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    image_dir = args.image_dir or _default_image_dir(args.data)
+    image_dir = args.image_dir or image_root_for(args.data)  # the official Argoverse-HD layout too
     dataset = CocoDataset(args.data, image_dir)
     detect, hw = checkpoint_detector(args.model, input_hw=tuple(args.input_size) if args.input_size else None,
                                      conf_thresh=args.conf, nms_thresh=args.nms,
@@ -125,10 +126,3 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(record, indent=2, allow_nan=False))
     print(f"saved {out}")
     return 0
-
-
-def _default_image_dir(ann: "Path") -> "Path":
-    """Argoverse-HD keeps annotations in ROOT/annotations/ with image folders relative to ROOT;
-    a plain COCO file is taken to sit next to its images."""
-    folder = ann.resolve().parent
-    return folder.parent if folder.name == "annotations" else folder

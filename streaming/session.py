@@ -18,6 +18,7 @@ import numpy as np
 
 from data.argoverse import ArgoverseHD
 from data.config import save_config
+from data.layout import find_dataset
 from detector.runner import FrameRunner
 from streaming.config import StreamingConfig
 from streaming.detect import MappedDetector, load_stream_detector, map_to_dataset
@@ -70,13 +71,8 @@ def resolve_dataset(cfg: StreamingConfig) -> ArgoverseHD:
                            val_fraction=1.0)
     else:
         root = Path(cfg.data)
-        if not root.is_dir():
-            raise FileNotFoundError(f"{root}: dataset folder not found")
-    name = "test-meta.json" if cfg.split == "test" else f"{cfg.split}.json"
-    annotations = Path(cfg.annotations) if cfg.annotations else root / "annotations" / name
-    if not annotations.is_file():
-        raise FileNotFoundError(f"{annotations}: annotation file not found (set --annotations)")
-    return ArgoverseHD(annotations, root, check_images=True)
+    files = find_dataset(root, cfg.split, cfg.annotations or None)  # the official layout or ours
+    return ArgoverseHD(files.annotation_file, files.image_root, check_images=True)
 
 
 def runtime_summary(runtimes: list[float]) -> dict:

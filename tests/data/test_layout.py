@@ -53,3 +53,15 @@ def test_missing_split_names_what_was_tried(world):
     assert "Argoverse-HD" in str(err.value)
     with pytest.raises(FileNotFoundError, match="dataset folder not found"):
         find_dataset(world / "nope", "val")
+
+
+def test_streaming_run_finds_the_official_layout_without_flags(world, tmp_path):
+    from data.cli import run_command
+    from streaming.run import main as run_main
+
+    root = _official_layout(world, tmp_path / "argoverse")
+    code = run_command(run_main, ["--model", "oracle", "--data", str(root), "--latency", "fixed:0",
+                                  "--out", str(tmp_path / "run"), "--set", "plot=false"])
+    assert code == 0
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["association"]["frames"] == 3 and report["streaming"]["AP"] == 100.0
