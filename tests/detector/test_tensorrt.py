@@ -15,7 +15,7 @@ from detector.backends.base import BackendUnavailable, ModelFileError, ModelMeta
 from detector.backends.tensorrt_build import (
     BuildPlan, check_engine_version, engine_sidecar, parse_version, plan_build, read_sidecar, sidecar_path)
 from detector.backends.torch_letterbox import letterbox_torch
-from detector.preprocess import letterbox
+from detector.preprocess import preprocess_frame
 from tests.support.street_clip import street_frames
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -225,7 +225,7 @@ def test_torch_letterbox_matches_opencv_letterbox_on_street_frames(input_hw: tup
     # the std), on a minority of pixels.
     tol = 1.0 / 255.0 / 0.224 + 1e-5 if legacy else 1.0
     for frame in street_frames(count=3, step=60):
-        ref, r_ref = letterbox(frame, input_hw, legacy=legacy)
+        ref, r_ref = preprocess_frame(frame, input_hw, legacy=legacy)
         slot = torch.full((3, *input_hw), -1.0)
         out, r = letterbox_torch(torch.from_numpy(frame), input_hw, out=slot, legacy=legacy)
         assert out is slot and r == r_ref
@@ -261,7 +261,7 @@ def test_detector_device_path_gives_the_numpy_paths_detections(tmp_path: Path) -
     size = (288, 640)  # the demo model (trained, 8 classes) finds people, bikes and cars in the clip
     model, ckpt = load_model(demo_model_path())
     path = export_onnx(model, tmp_path / "m.onnx", input_size=size,
-                       metadata=ModelMetadata(model_name="demo", classes=tuple(ckpt["classes"]), input_size=size))
+                       metadata=ModelMetadata(model_name="demo", classes=tuple(ckpt.classes), input_size=size))
     frames = street_frames(count=4, step=45)
     device = Detector(DeviceLetterboxOnnx(path), conf_thresh=0.1)
     reference = load_detector(path, conf_thresh=0.1)
