@@ -21,4 +21,4 @@ fi
 
 cd "$root"
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"
-exec "${PYTHON:-python3}" "$here/gpu_check.py" "$@"
+exec "${PYTHON:-python3}" -m benchmarks.gpu_check "$@"
