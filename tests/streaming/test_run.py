@@ -186,9 +186,12 @@ def test_live_cli_over_zeromq(checkpoints, tmp_path, capsys):
     assert codes == [0]
     out = capsys.readouterr().out
     assert "received 10 frames" in out and "skipped 1 malformed" in out
-    lines = (tmp_path / "live" / "logs" / "live.jsonl").read_text().splitlines()
-    header = json.loads(lines[0])
-    assert header["sequence"] == "live" and header["meta"]["malformed"] == 1 and len(lines) >= 2
+    from streaming.log import read_log
+
+    log = read_log(tmp_path / "live" / "logs" / "live.jsonl")
+    assert log.sequence == "live" and log.meta["malformed"] == 1 and log.meta["complete"] and log.outputs
+    assert log.meta["rejected"] == {"bad_time": 1}  # b"{}" lacks every field; the first checked is "t"
+    assert log.meta["num_segments"] == 1 and 29 < log.meta["feed_fps"] < 31
 
 
 @pytest.mark.parametrize("extra", [[], ["--no-offline", "--latency", "fixed:0"], ["--realtime"]])

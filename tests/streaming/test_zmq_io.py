@@ -71,10 +71,12 @@ def test_push_pull_frames_malformed_messages_and_end_of_stream():
             bad_jpeg = json.dumps({**header, "frame_index": 2, "encoding": "jpeg"}).encode()
             tx.send_parts([bad_jpeg, b"not a jpeg"])
             assert src.next_after(1, timeout=0.5) is None  # nothing decodable arrived
-            assert src.malformed == 5
+            assert src.malformed == 5 and src.received == 2  # rejected messages are not frames
             text = " | ".join(src.malformed_reasons)
-            for reason in ("not UTF-8 JSON", "expected 2 message parts", "'shape'", "raw payload has", "frame 2: JPEG"):
+            for reason in ("not UTF-8 JSON", "expected 2 message parts", "'shape'", "raw payload has", "not a JPEG"):
                 assert reason in text
+            assert src.rejected == {"not_json": 1, "part_count": 1, "bad_shape": 1, "payload_size": 1,
+                                    "image_header": 1}
 
             for i in range(2, 6):
                 tx.send(_image(i), t=i / 30, frame_index=i)
@@ -89,7 +91,7 @@ def test_push_pull_frames_malformed_messages_and_end_of_stream():
 
 def test_pub_sub_delivers_after_subscription():
     with FrameSender(ANY_PORT, pattern="pub", bind=True) as tx:
-        src = ZmqFrameSource(tx.endpoint, fps=30, pattern="sub", bind=False)
+        src = ZmqFrameSource(tx.endpoint, fps=30, pattern="sub", bind=False, startup_timeout=0.0)
         try:
             got = None
             for i in range(200):  # PUB drops frames until the subscription is through (slow joiner)
