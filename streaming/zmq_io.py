@@ -170,12 +170,13 @@ class ZmqFrameSource:
         order = sorted(range(len(fresh)), key=lambda i: (fresh[i][0], i), reverse=True)
         return [fresh[i] for i in order]
 
-    def _deadline(self, timeout: float) -> float:
+    def _deadline(self, called: float, timeout: float) -> float:
         if self._last_message is None:
-            return max(self.clock() + timeout, self._created + self._startup_timeout)
+            return max(called + timeout, self._created + self._startup_timeout)
         return self._last_message + timeout
 
     def next_after(self, last: int, timeout: float = float("inf")) -> ArrivedFrame | None:
+        called = self.clock()
         while True:
             for index, t, header, payload in self._drain(last):
                 try:
@@ -186,7 +187,7 @@ class ZmqFrameSource:
                     self._reject(e, f"frame {header['frame_index']}: ")
                     continue
                 return ArrivedFrame(index, t, image)
-            remaining = self._deadline(timeout) - self.clock()
+            remaining = self._deadline(called, timeout) - self.clock()
             if self.ended or remaining <= 0:
                 return None
             self.socket.poll(int(min(remaining, 0.1) * 1000) + 1)
