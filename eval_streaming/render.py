@@ -28,6 +28,7 @@ from data.detections import Detections
 from detector.draw import draw_detections
 from eval_streaming.pairing import Pairing
 from streaming.log import StreamLog, read_logs
+from streaming.session import check_run_complete
 from trackers import FORECAST_METHODS
 
 MAX_WIDTH = 960  # wider frames are scaled down: a 1920x1200 video would be needlessly large
@@ -201,8 +202,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--min-score", type=float, default=MIN_SCORE, help="draw boxes scoring at least this")
     args = ap.parse_args(argv)
     location = Path(args.log)
-    logs = read_logs(location)
     run_dir = run_folder(location)
+    check_run_complete(run_dir)  # an interrupted run's logs would render as if it were whole
+    logs = read_logs(location)
     annotations = Path(args.annotations)
     if not annotations.is_file():
         raise FileNotFoundError(f"{annotations}: annotation file not found")

@@ -74,8 +74,9 @@ def config_from_args(args: argparse.Namespace) -> StreamingConfig:
 
 
 def run(cfg: StreamingConfig) -> EvalResult:
-    """Stream (streaming.session), then score, report, plot and render (eval_streaming)."""
-    session = stream_session(cfg)
+    """Stream (streaming.session), then score, report, plot and render (eval_streaming); the run
+    folder is swapped in as --out only when all of it is written."""
+    session = stream_session(cfg, commit=False)
     logs, dataset, out = session.logs, session.dataset, session.out
     # A split without annotations (test-meta.json) is paired for the submission, not scored.
     result, pairings = evaluate_logs(logs, dataset, eta=cfg.eta, forecast=cfg.forecast,
@@ -93,6 +94,7 @@ def run(cfg: StreamingConfig) -> EvalResult:
 
         report_videos(render_logs(logs, pairings, dataset, out / "videos", forecast=cfg.forecast.method,
                                   eta=cfg.eta, max_sequences=cfg.video_max_sequences))
+    session.commit()
     return result
 
 

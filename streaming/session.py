@@ -1,16 +1,18 @@
 """A streaming run over a dataset, up to its stream logs: the library under `python -m streaming.run`.
 
-`stream_session(cfg)` prepares the run folder (stale logs removed, resolved config.yaml), loads
-the detector before any data work (a bad model file fails first), resolves the dataset
-(generating the synthetic demo world when asked), streams every sequence and writes logs/,
-offline/ and runtime_profile.json. Scoring is the next layer's job (eval_streaming): the logs
-are the seam, so this module imports nothing from it.
+`stream_session(cfg)` checks the output location, loads the detector (a bad model file fails
+first) and resolves the dataset (generating the synthetic demo world when asked) before it
+writes anything; then it streams every sequence into a fresh work folder beside --out
+(streaming/run_folder.py: resolved config.yaml, logs/, offline/, runtime_profile.json) and,
+unless the caller has more to add (`commit=False`, then `session.commit()`), swaps it in as
+--out. A failed or interrupted run leaves the previous run in --out untouched. Scoring is the
+next layer's job (eval_streaming): the logs are the seam, so this module imports nothing from it.
 """
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +26,11 @@ from streaming.detect import MappedDetector, load_stream_detector, map_to_datase
 from streaming.latency import parse_latency
 from streaming.log import StreamLog, write_log
 from streaming.passes import build_stream_pass, offline_pass
+from streaming.run_folder import begin_run, check_out_location, check_run_complete, finish_run
 from streaming.simulate import offline_outputs
 
-# Run-folder contents an earlier run may have left; they would be taken for this run's.
-_STALE = (("logs", "*.jsonl"), ("offline", "*.jsonl"), ("videos", "*.mp4"))
+__all__ = ["StreamSession", "check_run_complete", "resolve_dataset", "runtime_summary", "stream_dataset",
+           "stream_session"]
 
 
 @dataclass
@@ -40,9 +43,19 @@ class StreamSession:
     logs: list[StreamLog]
     offline_logs: list[StreamLog]  # empty without the every-frame pass
     measured: list[float]  # the detector's runtimes (s): the run's runtime profile
+    work_dir: Path | None = None  # where the run is being written; None once committed
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def out(self) -> Path:
+        """The folder to write this run's files to: the work folder until committed."""
+        return self.work_dir if self.work_dir is not None else Path(self.cfg.out)
+
+    def commit(self) -> Path:
+        """Swap the finished work folder in as --out (once; later calls are no-ops)."""
+        if self.work_dir is not None:
+            finish_run(self.work_dir, self.cfg.out)
+            self.work_dir = None
         return Path(self.cfg.out)
 
 
@@ -140,22 +153,22 @@ def stream_dataset(cfg: StreamingConfig, dataset: ArgoverseHD, detector: MappedD
     return logs, offline_logs, measured
 
 
-def stream_session(cfg: StreamingConfig) -> StreamSession:
+def stream_session(cfg: StreamingConfig, *, commit: bool = True) -> StreamSession:
     """Everything of a run up to scoring (see the module docstring)."""
-    out = Path(cfg.out)
-    for sub, pattern in _STALE:
-        for old in (out / sub).glob(pattern) if (out / sub).is_dir() else []:
-            old.unlink()
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, out / "config.yaml")
+    out = check_out_location(cfg.out)
     raw = load_stream_detector(cfg)  # first: a bad model file fails before any data work
     dataset = resolve_dataset(cfg)
     detector = map_to_dataset(raw, dataset, cfg.model or "demo model")
-    logs, offline_logs, measured = stream_dataset(cfg, dataset, detector, out)
-    if not logs:
+    if not dataset.sequences[: cfg.max_sequences or None]:
         raise ValueError(f"{dataset.annotation_file}: no sequences to stream")
-    (out / "runtime_profile.json").write_text(json.dumps({
+    work = begin_run(out)  # nothing was written before this line
+    save_config(cfg, work / "config.yaml")
+    logs, offline_logs, measured = stream_dataset(cfg, dataset, detector, work)
+    (work / "runtime_profile.json").write_text(json.dumps({
         "runtimes": measured, "model": cfg.model or "demo", "device": cfg.device,
         "input_size": list(getattr(raw, "input_size", []) or []), **runtime_summary(measured),
     }, indent=1) + "\n")
-    return StreamSession(cfg, dataset, detector, logs, offline_logs, measured)
+    session = StreamSession(cfg, dataset, detector, logs, offline_logs, measured, work_dir=work)
+    if commit:
+        session.commit()
+    return session

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -210,3 +212,58 @@ def test_corrupt_frame_is_skipped_counted_and_the_run_finishes(world, checkpoint
         return  # a loaded machine may have dropped frame 2 without ever reading it
     assert "skipped 1 unreadable frame" in capsys.readouterr().err
     assert len(header["meta"]["bad_frames"]) == 1 and "000002.jpg" in header["meta"]["bad_frames"][0]
+
+
+def _snapshot(folder) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_failed_and_interrupted_runs_leave_the_previous_run_intact(world, checkpoints, tmp_path, capsys):
+    from streaming.session import check_run_complete
+
+    out = tmp_path / "run"
+    assert _run(world, checkpoints[8], out, "--latency", "fixed:0.05", "--max-sequences", "1") == 0
+    before = _snapshot(out)
+    assert "config.yaml" in before and "logs/" + sorted((out / "logs").iterdir())[0].name in before
+    check_run_complete(out)
+
+    # a typo in --model fails before anything is touched
+    capsys.readouterr()
+    assert _run(world, tmp_path / "yolox_demo.pht", out) == 2
+    assert "yolox_demo.pht" in capsys.readouterr().err
+    assert _snapshot(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+    # Ctrl-C in the middle of a (slow, wall-clock) run: one line, old run intact, marked partial
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streaming.run", "--model", str(checkpoints[8]), "--data", str(world),
+         "--out", str(out), "--realtime", "--fps", "2", "--set", "parallel_eval=false"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        partial = tmp_path / f"run.partial-{proc.pid}"
+        for _ in range(1200):  # the partial folder appears once model and data are loaded
+            if (partial / "config.yaml").is_file():
+                break
+            time.sleep(0.05)
+        assert (partial / "config.yaml").is_file(), "the run never started"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "interrupted" and "Traceback" not in err
+    assert _snapshot(out) == before
+    assert (partial / "INCOMPLETE").is_file()
+    with pytest.raises(ValueError, match="incomplete run"):
+        check_run_complete(partial)
+
+
+def test_out_that_is_a_file_is_a_one_line_error(world, checkpoints, tmp_path, capsys):
+    target = tmp_path / "notes.txt"
+    target.write_text("keep me")
+    assert _run(world, checkpoints[8], target) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "is a file" in err and len(err.strip().splitlines()) == 1
+    assert target.read_text() == "keep me"
+    assert _run(world, checkpoints[8], target / "run") == 2
+    assert "is a file" in capsys.readouterr().err
