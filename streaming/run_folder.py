@@ -17,6 +17,8 @@ import os
 import shutil
 from pathlib import Path
 
+from data.cli import check_output_dir
+
 INCOMPLETE = "INCOMPLETE"
 _MARKER_TEXT = ("This run did not finish (it failed or was interrupted); its results are partial.\n"
                 "The last complete run, if any, is the folder without the .partial-<pid> suffix.\n")
@@ -24,17 +26,7 @@ _MARKER_TEXT = ("This run did not finish (it failed or was interrupted); its res
 
 def check_out_location(out: str | Path) -> Path:
     """--out as a Path, or OSError naming it when no run folder can be made there."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise NotADirectoryError(f"{out}: --out is a file, not a run folder")
-    parent = out.absolute().parent
-    while not parent.exists():  # the first folder that exists must hold folders we may create
-        parent = parent.parent
-    if not parent.is_dir():
-        raise NotADirectoryError(f"{out}: cannot create the run folder ({parent} is a file)")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise PermissionError(f"{out}: cannot create the run folder (no write permission in {parent})")
-    return out
+    return check_output_dir(out, "--out")
 
 
 def partial_path(out: Path) -> Path:
