@@ -99,16 +99,35 @@ def runtime_summary(runtimes: list[float]) -> dict:
             "p90_s": float(np.percentile(arr, 90)), "max_s": float(arr.max())}
 
 
+WARMUP_CALLS = 3  # the first allocates and compiles; the others show the machine's quiet speed
+NOISY_P90_FACTOR = 3.0
+
+
+def runtime_warnings(measured: list[float], warmup: list[float]) -> list[str]:
+    """Why the measured runtimes should not be trusted, if they look it: a p90 far above the
+    warm-up's median means the machine was busy (other jobs, oversubscribed threads), and a
+    measured-latency score would describe that contention, not the detector."""
+    quiet = warmup[1:] or warmup  # the first warm-up call is not the quiet speed
+    if not measured or not quiet:
+        return []
+    p90, median = float(np.percentile(measured, 90)), float(np.median(quiet))
+    if median > 0 and p90 > NOISY_P90_FACTOR * median:
+        return [f"measured runtimes are noisy: p90 {p90 * 1000:.1f} ms is {p90 / median:.1f}x the warm-up median "
+                f"{median * 1000:.1f} ms; the machine was busy (other processes, too many threads), so measured "
+                "latency reflects the load, not the detector"]
+    return []
+
+
 def stream_dataset(cfg: StreamingConfig, dataset: ArgoverseHD, detector: MappedDetector,
-                   out: Path) -> tuple[list[StreamLog], list[StreamLog], list[float]]:
-    """Run every sequence; write and return its stream logs, offline logs and measured runtimes."""
+                   out: Path) -> tuple[list[StreamLog], list[StreamLog], list[float], list[float]]:
+    """Run every sequence; write and return its stream logs, offline logs, measured runtimes
+    and the warm-up calls' runtimes."""
     from tqdm import tqdm
 
     from data.coco import read_image
 
     latency = parse_latency(cfg.latency, perf_factor=cfg.perf_factor, seed=cfg.seed)
-    logs, offline_logs, measured = [], [], []
-    warmed = False
+    logs, offline_logs, measured, warmup = [], [], [], []
     for seq in dataset.sequences[: cfg.max_sequences or None]:
         frames = seq.frames[: cfg.max_frames or None]
         n = len(frames)
@@ -116,8 +135,11 @@ def stream_dataset(cfg: StreamingConfig, dataset: ArgoverseHD, detector: MappedD
         def load(i: int, frames=frames) -> np.ndarray:
             return read_image(frames[i].path)
 
-        if not warmed and n:  # first calls allocate and compile; keep them out of the timings
-            warmed = FrameRunner(detector, load)(0).detections is not None
+        while n and len(warmup) < WARMUP_CALLS:  # first calls allocate and compile: not in the timings
+            first = FrameRunner(detector, load)(0)
+            if first.detections is None:
+                break  # frame 0 unreadable: this sequence's stream pass will count it
+            warmup.append(first.runtime_s)
         header = dict(sequence=seq.name, sid=seq.sid, fps=cfg.fps, num_frames=n,
                       image_ids=[f.image_id for f in frames], classes=list(dataset.classes),
                       perf_factor=cfg.perf_factor, seed=cfg.seed)
@@ -150,7 +172,7 @@ def stream_dataset(cfg: StreamingConfig, dataset: ArgoverseHD, detector: MappedD
         if stream.bad_frames:
             print(f"{seq.name}: skipped {len(stream.bad_frames)} unreadable frame(s), e.g. {stream.bad_frames[0]}",
                   file=sys.stderr)
-    return logs, offline_logs, measured
+    return logs, offline_logs, measured, warmup
 
 
 def stream_session(cfg: StreamingConfig, *, commit: bool = True) -> StreamSession:
@@ -163,12 +185,17 @@ def stream_session(cfg: StreamingConfig, *, commit: bool = True) -> StreamSessio
         raise ValueError(f"{dataset.annotation_file}: no sequences to stream")
     work = begin_run(out)  # nothing was written before this line
     save_config(cfg, work / "config.yaml")
-    logs, offline_logs, measured = stream_dataset(cfg, dataset, detector, work)
+    logs, offline_logs, measured, warmup = stream_dataset(cfg, dataset, detector, work)
+    warnings = runtime_warnings(measured, warmup)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     (work / "runtime_profile.json").write_text(json.dumps({
         "runtimes": measured, "model": cfg.model or "demo", "device": cfg.device,
         "input_size": list(getattr(raw, "input_size", []) or []), **runtime_summary(measured),
+        "warmup_runtimes": warmup, "warnings": warnings,
     }, indent=1) + "\n")
-    session = StreamSession(cfg, dataset, detector, logs, offline_logs, measured, work_dir=work)
+    session = StreamSession(cfg, dataset, detector, logs, offline_logs, measured, work_dir=work,
+                            warnings=warnings)
     if commit:
         session.commit()
     return session
