@@ -41,6 +41,8 @@ class LiveSummary:
     mean_runtime_s: float | None
     log_path: Path
     rejected: dict[str, int] = field(default_factory=dict)  # reason -> count
+    feed_fps: float | None = None  # measured from the capture times
+    segments: int = 0
 
 
 def run_live(
@@ -82,7 +84,7 @@ def run_live(
         received=source.received, processed=len(outputs), malformed=source.malformed,
         malformed_reasons=list(source.malformed_reasons),
         mean_runtime_s=float(np.mean(runtimes)) if runtimes else None, log_path=path,
-        rejected=dict(source.rejected),
+        rejected=dict(source.rejected), feed_fps=source.feed.feed_fps(), segments=source.feed.num_segments,
     )
 
 
@@ -129,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     mean = f"{summary.mean_runtime_s * 1000:.1f} ms" if summary.mean_runtime_s is not None else "-"
     print(f"received {summary.received} frames, processed {summary.processed} (mean runtime {mean}), "
           f"skipped {summary.malformed} malformed message(s); log: {summary.log_path}")
+    if summary.feed_fps is not None:
+        print(f"feed: {summary.feed_fps:.1f} frames/s by capture time, {summary.segments} segment(s)", file=sys.stderr)
     if summary.rejected:
         print("  rejected: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.rejected.items())), file=sys.stderr)
     for reason in summary.malformed_reasons[:5]:

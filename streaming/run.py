@@ -8,7 +8,9 @@ Without --data a small synthetic world is generated on first use (datasets/). Th
 gets logs/ (one stream log per sequence), offline/ (every frame's own detections),
 report.md + report.json, config.yaml (resolved), runtime_profile.json (replayable with
 --latency profile:FILE) and streaming_timeline.png; with --video also videos/<sequence>.mp4,
-every frame with the prediction it is scored with (see eval_streaming.render).
+every frame with the prediction it is scored with (see eval_streaming.render). The folder is
+written as <out>.partial-<pid> and replaces --out only when everything is written
+(streaming/run_folder.py): a typo or Ctrl-C never costs the previous run.
 """
 from __future__ import annotations
 

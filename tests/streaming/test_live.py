@@ -3,7 +3,6 @@ frame in the log, and a sender that starts late, restarts or sends garbage is ha
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ import numpy as np
 import pytest
 
 from streaming.log import read_log
+from tests.support.processes import interrupt, wait_for
 
 pytest.importorskip("zmq")
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,14 +31,6 @@ def checkpoint(tmp_path_factory):
     return path
 
 
-def _wait_for(predicate, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
 def test_ctrl_c_keeps_processed_frames_across_a_late_and_restarted_sender(checkpoint, tmp_path):
     from streaming.zmq_io import FrameSender
 
@@ -51,7 +43,7 @@ def test_ctrl_c_keeps_processed_frames_across_a_late_and_restarted_sender(checkp
              "--connect", "--fps", "10", "--idle-timeout", "1", "--out", str(out), "--conf-thresh", "0.0"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
         try:
-            _wait_for(log_path.is_file, 120, "the live log header")  # model loaded, receiver listening
+            wait_for(log_path.is_file, 120, "the live log header")  # model loaded, receiver listening
             time.sleep(1.5)  # longer than --idle-timeout: idle time counts only after a message
             frame = np.random.default_rng(0).integers(0, 255, (96, 160, 3), dtype=np.uint8)
             for segment in range(2):  # the sender restarts: indices and its clock start again at 0
@@ -59,13 +51,11 @@ def test_ctrl_c_keeps_processed_frames_across_a_late_and_restarted_sender(checkp
                     tx.send(frame, t=i / 10, frame_index=i)
                     tx.send_parts([b"[1, 2]", b""])  # garbage between frames
                     time.sleep(0.1)  # at the stamped rate, slower than the detector: all are processed
-                _wait_for(lambda n=segment: len(read_log(log_path).outputs) >= 6 * n + 6, 60, "outputs")
-            proc.send_signal(signal.SIGINT)
-            _, err = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "interrupted" and "Traceback" not in err
+                wait_for(lambda n=segment: len(read_log(log_path).outputs) >= 6 * n + 6, 60, "outputs")
+        except BaseException:
+            proc.kill()  # the failure above is the one to report
+            raise
+        interrupt(proc)
     log = read_log(log_path)
     assert log.meta["complete"] and log.meta["interrupted"] and log.meta["rejected"] == {"not_object": 12}
     indices = [o.frame_index for o in log.outputs]

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
 from data.cli import run_command
 from eval_streaming.evaluate import main as evaluate_main
 from streaming.run import main as streaming_run_main
+from tests.support.processes import interrupt, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -239,19 +238,13 @@ def test_failed_and_interrupted_runs_leave_the_previous_run_intact(world, checkp
         [sys.executable, "-m", "streaming.run", "--model", str(checkpoints[8]), "--data", str(world),
          "--out", str(out), "--realtime", "--fps", "2", "--set", "parallel_eval=false"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        partial = tmp_path / f"run.partial-{proc.pid}"
-        for _ in range(1200):  # the partial folder appears once model and data are loaded
-            if (partial / "config.yaml").is_file():
-                break
-            time.sleep(0.05)
-        assert (partial / "config.yaml").is_file(), "the run never started"
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "interrupted" and "Traceback" not in err
+    partial = tmp_path / f"run.partial-{proc.pid}"
+    try:  # the partial folder appears once model and data are loaded
+        wait_for((partial / "config.yaml").is_file, 60, "the run to start")
+    except BaseException:
+        proc.kill()
+        raise
+    interrupt(proc, timeout_s=120)
     assert _snapshot(out) == before
     assert (partial / "INCOMPLETE").is_file()
     with pytest.raises(ValueError, match="incomplete run"):
