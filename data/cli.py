@@ -11,7 +11,9 @@ or `ImportError` (an optional runtime such as OpenVINO or TensorRT that is not i
 """
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 from typing import Callable, Sequence
 
 EXIT_OK = 0
@@ -33,3 +35,20 @@ def run_command(main: Callable[[Sequence[str] | None], int | None], argv: Sequen
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_OK if code is None else int(code)
+
+
+def check_output_dir(path: str | Path, flag: str = "--out") -> Path:
+    """`path` as a Path, or an OSError naming it when no output folder can be made there (it is
+    a file, sits under a file, or its first existing parent is not writable). Commands call it
+    before loading anything, so a typo fails in a second and writes nothing."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise NotADirectoryError(f"{path}: {flag} is a file, not a folder")
+    parent = path.absolute().parent
+    while not parent.exists():  # the first folder that exists must let us create the rest
+        parent = parent.parent
+    if not parent.is_dir():
+        raise NotADirectoryError(f"{path}: cannot create the {flag} folder ({parent} is a file)")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"{path}: cannot create the {flag} folder (no write permission in {parent})")
+    return path

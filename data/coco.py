@@ -68,8 +68,10 @@ def check_categories(data: dict, path: Path) -> list[dict]:
     seen: set[int] = set()
     for i, c in enumerate(cats):
         require_keys(c, ("id", "name"), path, f"categories[{i}]")
-        if not _is_int(c["id"]) or not isinstance(c["name"], str):
-            raise AnnotationError(f"{path}: categories[{i}] needs an integer id and a string name")
+        if not _is_int(c["id"]):
+            raise AnnotationError(f"{path}: categories[{i}] needs an integer id, got {c['id']!r}")
+        if not isinstance(c["name"], str) or not c["name"].strip():
+            raise AnnotationError(f"{path}: category {c['id']} has no name (got {c['name']!r})")
         if c["id"] in seen:
             raise AnnotationError(f"{path}: duplicate category id {c['id']}")
         seen.add(c["id"])

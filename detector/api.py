@@ -17,7 +17,7 @@ import numpy as np
 
 from data.classes import ARGOVERSE_HD_CLASSES, COCO_CLASSES
 from data.detections import Detections
-from detector.backends.base import Backend, ModelFileError, check_model_path
+from detector.backends.base import Backend, ModelFileError, check_model_path, resolve_threads
 from detector.grid import check_input_hw
 from detector.postprocess import decode_outputs, postprocess
 from detector.preprocess import preprocess_batch
@@ -127,6 +127,7 @@ def load_backend(path_or_name: str | Path, *, input_size: Sequence[int] | None =
                  fuse: bool = True, legacy: bool | None = None, decoded: bool | None = None,
                  threads: int | None = None, half: bool = False) -> Backend:
     size = check_input_hw(input_size) if input_size is not None else None
+    threads = resolve_threads(threads)  # the same default for every CPU backend
     path, zoo_name = resolve_model_path(path_or_name)
     kind = BACKEND_BY_SUFFIX.get(path.suffix.lower())
     if kind is None:
@@ -136,7 +137,7 @@ def load_backend(path_or_name: str | Path, *, input_size: Sequence[int] | None =
         from detector.backends.torch_backend import TorchBackend
 
         return TorchBackend.from_checkpoint(path, device=device, fuse=fuse, legacy=legacy, input_size=size,
-                                            half=half, zoo_name=zoo_name)
+                                            half=half, zoo_name=zoo_name, threads=threads)
     if kind == "onnx":
         from detector.backends.onnx_backend import OnnxBackend
 
@@ -165,7 +166,8 @@ def load_detector(path_or_name: str | Path, *, conf_thresh: float = DEMO_CONF_TH
     input_size (H, W): for .pth any multiple of 32 (default: checkpoint / zoo size); for exported
     graphs it must match a fixed graph. legacy / decoded: None = from the file's metadata (legacy
     False and a probe for decoded when the file has none, like official ONNX exports).
-    threads: intra-op threads for ONNX Runtime / OpenVINO. half: fp16 torch on CUDA; for OpenVINO,
+    threads: intra-op CPU threads per inference for torch, ONNX Runtime and OpenVINO (default
+    detector.backends.base.default_threads: 1 on <= 2 cores). half: fp16 torch on CUDA; for OpenVINO,
     the plugin's reduced precision (bf16/f16 where the device has it) instead of f32.
     """
     backend = load_backend(path_or_name, input_size=input_size, device=device, fuse=fuse, legacy=legacy,
@@ -176,10 +178,14 @@ def load_detector(path_or_name: str | Path, *, conf_thresh: float = DEMO_CONF_TH
 
 def detector_from_model(model: Any, *, input_size: Sequence[int], name: str = "model", fuse: bool = False,
                         device: str = "cpu", legacy: bool = False, class_names: Sequence[str] | None = None,
-                        **thresholds: Any) -> Detector:
-    """A Detector around an in-memory YOLOX module (e.g. during training); `fuse` modifies it in place."""
+                        threads: int | None = None, **thresholds: Any) -> Detector:
+    """A Detector around an in-memory YOLOX module (e.g. during training); `fuse` modifies it in place.
+    threads: None keeps the process's torch setting (the trainer's `threads`)."""
+    import torch
+
     from detector.backends.torch_backend import TorchBackend
 
     size = check_input_hw(input_size)
-    backend = TorchBackend(model, name=name, input_size=size, device=device, fuse=fuse, legacy=legacy)
+    backend = TorchBackend(model, name=name, input_size=size, device=device, fuse=fuse, legacy=legacy,
+                           threads=torch.get_num_threads() if threads is None else threads)
     return Detector(backend, class_names=class_names, **thresholds)

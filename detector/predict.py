@@ -18,7 +18,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from data.cli import run_command
+from data.cli import check_output_dir, run_command
 from data.detections import Detections
 from data.video import IMAGE_SUFFIXES, ImageFolderSource, VideoSource, VideoWriter
 from detector.draw import draw_detections
@@ -99,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--json", action="store_true", help="also write detections.json")
     args = ap.parse_args(argv)
 
+    check_output_dir(args.save, "--save")  # before the model loads: a typo fails at once
     names = json.loads(args.classes.read_text()) if args.classes else None
     detector = load_detector(args.model, conf_thresh=args.conf, nms_thresh=args.nms, max_det=args.max_det,
                              input_size=args.input_size, device=args.device, legacy=args.legacy,

@@ -28,17 +28,35 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def check_data_files(cfg: TrainConfig) -> None:
+    """The dataset files a config names exist (a config copied without its dataset fails here,
+    naming the file, not deep in the data loader)."""
+    wanted = [("train_ann", cfg.train_ann, Path.is_file), ("train_images", cfg.train_images, Path.is_dir)]
+    if cfg.val_ann is not None:
+        wanted += [("val_ann", cfg.val_ann, Path.is_file), ("val_images", cfg.val_images or cfg.train_images, Path.is_dir)]
+    for key, value, exists in wanted:
+        if not exists(Path(value)):
+            kind = "annotation file" if key.endswith("ann") else "image folder"
+            raise FileNotFoundError(f"{value}: {kind} not found (config key {key}; is the dataset downloaded?)")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """The command; a bad config or a missing checkpoint raises ValueError / FileNotFoundError
     (exit 2 under run_command)."""
     args = parse_args(argv)
     config, overrides = args.config, list(args.overrides)
-    if config is None and args.resume is not None and (args.resume.parent / "config.yaml").is_file():
-        # Resume with the interrupted run's resolved config, minus its stop point.
-        config, overrides = args.resume.parent / "config.yaml", ["stop_after_iters=null", *overrides]
+    if args.resume is not None:
+        if not args.resume.is_file():
+            raise FileNotFoundError(f"{args.resume}: checkpoint to resume not found")
+        beside = args.resume.parent / "config.yaml"
+        if config is None and not beside.is_file():
+            # the defaults would describe another run (another model, another dataset)
+            raise FileNotFoundError(f"{beside}: no config beside the checkpoint to resume; pass the run's --config")
+        if config is None:
+            # Resume with the interrupted run's resolved config, minus its stop point.
+            config, overrides = beside, ["stop_after_iters=null", *overrides]
     cfg = load_config(TrainConfig, config, overrides)
-    if args.resume is not None and not args.resume.is_file():
-        raise FileNotFoundError(f"{args.resume}: checkpoint to resume not found")
+    check_data_files(cfg)
     out = args.out or (args.resume.parent if args.resume else Path("runs") / cfg.run_name)
     from detector.trainer import Trainer
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from data.config import ConfigError
 from detector.postprocess import EVAL_CONF_THRESH, EVAL_NMS_THRESH
 from detector.train_data import AugmentConfig
 
@@ -73,3 +74,24 @@ class TrainConfig:
     max_iters_per_epoch: int | None = None  # shorten epochs (smoke runs, tests)
     stop_after_iters: int | None = None  # stop (saving a resumable checkpoint) after this many global iterations
     run_name: str = "yolox"
+
+    def __post_init__(self) -> None:
+        """Values that would divide by zero, silently train nothing or loop forever fail here,
+        as one line naming the key (load_config adds the file)."""
+        at_least_1 = ("epochs", "batch_size", "multiscale_interval", "eval_interval", "eval_batch_size",
+                      "print_interval", "threads")
+        for key in at_least_1:
+            if getattr(self, key) < 1:
+                raise ConfigError(f"{key}: must be >= 1, got {getattr(self, key)}")
+        at_least_0 = ("warmup_epochs", "no_aug_epochs", "multiscale_range", "num_workers", "weight_decay",
+                      "warmup_lr_start")
+        for key in at_least_0:
+            if getattr(self, key) < 0:
+                raise ConfigError(f"{key}: must be >= 0, got {getattr(self, key)}")
+        if not self.lr_per_image > 0:
+            raise ConfigError(f"lr_per_image: must be positive, got {self.lr_per_image}")
+        if not 0 <= self.min_lr_ratio <= 1 or not 0 <= self.momentum < 1 or not 0 < self.ema_decay < 1:
+            raise ConfigError("min_lr_ratio must be in [0, 1], momentum in [0, 1) and ema_decay in (0, 1)")
+        for key in ("num_classes", "max_val_images", "max_iters_per_epoch", "stop_after_iters"):
+            if getattr(self, key) is not None and getattr(self, key) < 1:
+                raise ConfigError(f"{key}: must be >= 1 (or null), got {getattr(self, key)}")

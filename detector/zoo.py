@@ -1,7 +1,16 @@
-"""The model zoo: official YOLOX configurations and release weights, and where weights are cached."""
+"""The model zoo: official YOLOX configurations and release weights, and where weights are cached.
+
+Downloads go to a temporary file beside the target and are renamed into place only when they
+are complete and, when the table pins one, match its SHA-256: an interrupted or tampered download
+never becomes the cached weights a later run trusts. Cached files are not re-hashed on every load
+(a 400 MB checkpoint would cost a second); they were checked when they were written.
+"""
 from __future__ import annotations
 
+import hashlib
 import os
+import sys
+import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -21,6 +30,10 @@ class ModelSpec:
     url: str | None = None
     legacy: bool = False  # True for the 0.1.0 weights trained on normalised RGB input
     arch: str = "yolox"  # "yolox" (CSPDarknet + PAFPN) or "yolov3" (Darknet-53 + FPN)
+    # SHA-256 of the release file. None for all of them until someone fills them in from the
+    # official release (this project was written offline and could not compute them); a
+    # download without one prints the hash it got, to be checked and pinned here.
+    sha256: str | None = None
 
 
 MODEL_ZOO: dict[str, ModelSpec] = {
@@ -37,6 +50,10 @@ MODEL_ZOO: dict[str, ModelSpec] = {
 
 class WeightsUnavailable(FileNotFoundError):
     pass
+
+
+class WeightsChecksumError(ValueError):
+    """A download whose SHA-256 differs from the pinned one (corrupt, truncated or not the release)."""
 
 
 def cache_dir() -> Path:
@@ -63,14 +80,39 @@ def resolve_weights(name: str, *, download: bool = True, timeout: float = 20.0) 
     hint = f"download {spec.url} and put it at {target} (or pass the .pth path directly)"
     if not download or spec.url is None:
         raise WeightsUnavailable(f"{name}: weights not found at {target}; {hint}")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix(".part")
     try:
-        _download(spec.url, partial, timeout=timeout)
+        return download_weights(spec.url, target, sha256=spec.sha256, timeout=timeout)
     except (urllib.error.URLError, OSError, TimeoutError) as e:
-        partial.unlink(missing_ok=True)
         raise WeightsUnavailable(f"{name}: could not download weights ({e}); {hint}") from None
-    partial.replace(target)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download_weights(url: str, target: Path, *, sha256: str | None = None, timeout: float = 20.0) -> Path:
+    """Download `url` to `target` atomically, checking `sha256` when given (see the module docstring)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # unique per download, in the target's folder so that the final rename is atomic
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.close(fd)
+    partial = Path(name)
+    try:
+        _download(url, partial, timeout=timeout)
+        got = sha256_of(partial)
+        if sha256 is not None and got != sha256.lower():
+            raise WeightsChecksumError(f"{url}: SHA-256 mismatch, expected {sha256.lower()} but downloaded {got}; "
+                                       "not using it")
+        if sha256 is None:
+            print(f"warning: {url}: no pinned SHA-256 to check it against (see detector/zoo.py); "
+                  f"downloaded file has SHA-256 {got}", file=sys.stderr)
+        partial.replace(target)
+    finally:
+        partial.unlink(missing_ok=True)
     return target
 
 
@@ -79,7 +121,7 @@ def _download(url: str, dest: Path, *, timeout: float) -> None:
 
     with urllib.request.urlopen(url, timeout=timeout) as resp, open(dest, "wb") as out:
         total = int(resp.headers.get("Content-Length") or 0) or None
-        with tqdm(total=total, unit="B", unit_scale=True, desc=dest.stem) as bar:
+        with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name) as bar:
             while chunk := resp.read(1 << 20):
                 out.write(chunk)
                 bar.update(len(chunk))

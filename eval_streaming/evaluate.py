@@ -24,6 +24,7 @@ from eval_streaming.pairing import MAX_DET, Pairing, offline_predictions, pair_o
 from eval_streaming.report import EvalResult, format_report, write_report
 from streaming.log import StreamLog, read_logs
 from streaming.scheduler import check_eta
+from streaming.run_folder import check_run_complete
 from trackers import FORECAST_METHODS
 
 
@@ -256,8 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--submission", default=None, help="also write paired results as a COCO results list")
     args = ap.parse_args(argv)
     location = Path(args.log)
-    logs = read_logs(location)
     run_dir = run_folder(location)
+    check_run_complete(run_dir)  # an interrupted run is refused, not scored as if complete
+    logs = read_logs(location)
     offline_dir = run_dir / "offline"
     offline_logs = read_logs(offline_dir) if offline_dir.is_dir() else None
     annotations = load_annotations(args.annotations)

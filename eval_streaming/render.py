@@ -29,6 +29,7 @@ from detector.draw import draw_detections
 from eval_streaming.pairing import Pairing
 from streaming.log import StreamLog, read_logs
 from streaming.scheduler import check_eta
+from streaming.run_folder import check_run_complete
 from trackers import FORECAST_METHODS
 
 MAX_WIDTH = 960  # wider frames are scaled down: a 1920x1200 video would be needlessly large
@@ -207,8 +208,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValueError as e:
         raise ValueError(f"--eta: {e}") from None
     location = Path(args.log)
-    logs = read_logs(location)
     run_dir = run_folder(location)
+    check_run_complete(run_dir)  # an interrupted run's logs would render as if it were whole
+    logs = read_logs(location)
     annotations = Path(args.annotations)
     if not annotations.is_file():
         raise FileNotFoundError(f"{annotations}: annotation file not found")

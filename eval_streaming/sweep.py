@@ -25,6 +25,7 @@ from eval_streaming.pairing import MAX_DET, offline_predictions
 from streaming.latency import parse_latency
 from streaming.log import StreamLog, read_logs
 from streaming.scheduler import POLICIES, TIMING_MODES
+from streaming.run_folder import check_run_complete
 from streaming.simulate import CachedFrames, simulate_sequence
 from trackers import FORECAST_METHODS
 
@@ -140,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=None, help="default: RUN/sweep")
     args = ap.parse_args(argv)
     points = [SweepPoint(*p) for p in itertools.product(args.latency, args.policy, args.forecast, args.perf_factor)]
+    check_run_complete(Path(args.run))
     offline_logs = read_logs(Path(args.run) / "offline")
     rows = sweep(offline_logs, load_annotations(args.annotations), points, eta=args.eta, seed=args.seed,
                  timing=args.timing)

@@ -3,17 +3,22 @@
     python -m streaming.live --model yolox_s.onnx --address tcp://127.0.0.1:5555 --out runs/live
     python -m streaming.zmq_io video.mp4 --address tcp://127.0.0.1:5555      # in another shell
 
-The receiver binds (PULL by default; --pattern sub --connect for a publishing camera). The run
-ends on the sender's end-of-stream message, after --idle-timeout seconds without frames, or
-after --max-frames processed frames. Malformed messages are skipped and counted. Writes
-logs/live.jsonl (the stream log; no ground truth, so no AP) and runtime_profile.json.
+The receiver binds (PULL by default; --pattern sub --connect for a publishing camera). It
+waits for the first message as long as --startup-timeout says (default: until Ctrl-C); the run
+ends on the sender's end-of-stream message, after --idle-timeout seconds without any message,
+or after --max-frames processed frames. Malformed messages are skipped and counted by reason; a
+restarted sender starts a new segment of the same stream. Writes logs/live.jsonl (the stream
+log, one line per output as it is produced; no ground truth, so no AP) and runtime_profile.json.
+Ctrl-C or SIGTERM stops the run with one line and keeps every processed frame in the log.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -21,7 +26,7 @@ import numpy as np
 
 from data.cli import run_command
 from detector.runner import Detect, FrameRunner
-from streaming.log import StreamLog, write_log
+from streaming.log import LogWriter, StreamLog, StreamOutput
 from streaming.realtime import run_realtime
 from streaming.scheduler import POLICIES
 from streaming.zmq_io import ZmqFrameSource
@@ -35,6 +40,9 @@ class LiveSummary:
     malformed_reasons: list[str]
     mean_runtime_s: float | None
     log_path: Path
+    rejected: dict[str, int] = field(default_factory=dict)  # reason -> count
+    feed_fps: float | None = None  # measured from the capture times
+    segments: int = 0
 
 
 def run_live(
@@ -48,22 +56,40 @@ def run_live(
     max_frames: int | None = None,
     meta: dict | None = None,
 ) -> LiveSummary:
+    """Run until the feed ends; the log is written as outputs come, and completed (footer,
+    runtime profile) also when the run is interrupted or fails, before the error propagates."""
     out = Path(out)
-    run = run_realtime(source, FrameRunner(detector), policy=policy, idle_timeout=idle_timeout,
-                       max_frames=max_frames)
-    log = StreamLog(
-        sequence="live", sid=0, fps=source.fps, num_frames=run.num_frames, image_ids=[], classes=list(classes),
-        latency="measured", policy=policy, outputs=run.outputs,
-        meta={**(meta or {}), "mode": "live", "received": source.received, "malformed": source.malformed,
-              "malformed_reasons": source.malformed_reasons, "failed_frames": run.bad_frames},
-    )
-    path = write_log(log, out / "logs" / "live.jsonl")
-    (out / "runtime_profile.json").write_text(json.dumps({"runtimes": run.measured, **(meta or {})}, indent=1) + "\n")
+    header = StreamLog(sequence="live", sid=0, fps=source.fps, num_frames=0, image_ids=[], classes=list(classes),
+                       latency="measured", policy=policy, meta={**(meta or {}), "mode": "live"})
+    writer = LogWriter(header, out / "logs" / "live.jsonl")
+    runner = FrameRunner(detector)
+    outputs: list[StreamOutput] = []
+
+    def record(output: StreamOutput) -> None:
+        writer.write(output)
+        outputs.append(output)
+
+    interrupted = True
+    try:
+        run_realtime(source, runner, policy=policy, idle_timeout=idle_timeout, max_frames=max_frames,
+                     on_output=record)
+        interrupted = False
+    finally:
+        stats = source.stats()
+        runtimes = [o.runtime for o in outputs]
+        path = writer.close(source.feed.last_stream_index + 1,
+                            {**stats, "failed_frames": runner.bad_frames, "interrupted": interrupted})
+        (out / "runtime_profile.json").write_text(json.dumps({"runtimes": runtimes, **(meta or {})}, indent=1) + "\n")
     return LiveSummary(
-        received=source.received, processed=len(run.measured), malformed=source.malformed,
+        received=source.received, processed=len(outputs), malformed=source.malformed,
         malformed_reasons=list(source.malformed_reasons),
-        mean_runtime_s=float(np.mean(run.measured)) if run.measured else None, log_path=path,
+        mean_runtime_s=float(np.mean(runtimes)) if runtimes else None, log_path=path,
+        rejected=dict(source.rejected), feed_fps=source.feed.feed_fps(), segments=source.feed.num_segments,
     )
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM ends the run like Ctrl-C: the log is completed
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,7 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--connect", action="store_true", help="connect instead of bind")
     ap.add_argument("--fps", type=float, default=30.0, help="nominal frame rate of the feed")
     ap.add_argument("--policy", choices=POLICIES, default="greedy")
-    ap.add_argument("--idle-timeout", type=float, default=5.0)
+    ap.add_argument("--idle-timeout", type=float, default=5.0, help="seconds without any message that end the run")
+    ap.add_argument("--startup-timeout", type=float, default=float("inf"),
+                    help="seconds to wait for the first message (default: until Ctrl-C)")
     ap.add_argument("--max-frames", type=int, default=None)
     ap.add_argument("--conf-thresh", type=float, default=DEMO_CONF_THRESH)
     ap.add_argument("--nms-thresh", type=float, default=DEMO_NMS_THRESH)
@@ -86,17 +114,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     detector = load_detector(args.model, conf_thresh=args.conf_thresh, nms_thresh=args.nms_thresh,
                              device=args.device)
-    source = ZmqFrameSource(args.address, fps=args.fps, pattern=args.pattern, bind=not args.connect)
+    source = ZmqFrameSource(args.address, fps=args.fps, pattern=args.pattern, bind=not args.connect,
+                            startup_timeout=args.startup_timeout)
+    # signal handlers can only be set from the main thread (tests run main in a thread)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if in_main else None
     try:
         print(f"listening on {source.endpoint} ({args.pattern})", file=sys.stderr)
         summary = run_live(source, detector, classes=list(detector.classes), out=args.out, policy=args.policy,
                            idle_timeout=args.idle_timeout, max_frames=args.max_frames,
                            meta={"model": args.model, "device": args.device})
     finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
         source.close()
     mean = f"{summary.mean_runtime_s * 1000:.1f} ms" if summary.mean_runtime_s is not None else "-"
     print(f"received {summary.received} frames, processed {summary.processed} (mean runtime {mean}), "
           f"skipped {summary.malformed} malformed message(s); log: {summary.log_path}")
+    if summary.feed_fps is not None:
+        print(f"feed: {summary.feed_fps:.1f} frames/s by capture time, {summary.segments} segment(s)", file=sys.stderr)
+    if summary.rejected:
+        print("  rejected: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.rejected.items())), file=sys.stderr)
     for reason in summary.malformed_reasons[:5]:
         print(f"  malformed: {reason}", file=sys.stderr)
     return 0

@@ -9,6 +9,12 @@ Every further line is one detector output in completion order:
     {"t_start": s, "t_done": s, "frame_index": i, "runtime": s, "detections": Detections.to_dict()}
 Floats are written with repr, so reading a log back gives the same numbers bit for bit and a
 saved run re-scores exactly.
+
+The same file can be written as it goes (`LogWriter`, for live runs): the header's
+"num_frames" is then null, each output line is flushed when it is produced, and a last line
+{"footer": {"num_frames": int, "meta": {...}}} completes the header. A log cut off by Ctrl-C,
+SIGTERM or a crash has no footer (and maybe half a last line): it still reads, with num_frames
+from its outputs and meta "complete": false, so at most the frame in flight is lost.
 """
 from __future__ import annotations
 
@@ -73,13 +79,43 @@ def write_log(log: StreamLog, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     lines = [json.dumps(log.header(), separators=(",", ":"))]
-    for out in log.outputs:
-        lines.append(json.dumps({
-            "t_start": out.t_start, "t_done": out.t_done, "frame_index": out.frame_index,
-            "runtime": out.runtime, "detections": out.detections.to_dict(),
-        }, separators=(",", ":")))
+    lines += [_output_line(out) for out in log.outputs]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _output_line(out: StreamOutput) -> str:
+    return json.dumps({
+        "t_start": out.t_start, "t_done": out.t_done, "frame_index": out.frame_index,
+        "runtime": out.runtime, "detections": out.detections.to_dict(),
+    }, separators=(",", ":"))
+
+
+class LogWriter:
+    """A version-2 log written as the run goes: header now, one flushed line per output, footer
+    at `close`. `log` gives the header fields; its num_frames is written as unknown (null)."""
+
+    def __init__(self, log: StreamLog, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        header = {**log.header(), "num_frames": None, "image_ids": []}
+        self._file = self.path.open("w", encoding="utf-8")
+        self._write(json.dumps(header, separators=(",", ":")))
+
+    def _write(self, line: str) -> None:
+        self._file.write(line + "\n")
+        self._file.flush()  # a crash loses at most the output in flight, not the buffer
+
+    def write(self, out: StreamOutput) -> None:
+        self._write(_output_line(out))
+
+    def close(self, num_frames: int, meta: dict | None = None) -> Path:
+        """Write the footer and close; the log is complete only after this."""
+        if not self._file.closed:
+            self._write(json.dumps({"footer": {"num_frames": int(num_frames), "meta": meta or {}}},
+                                   separators=(",", ":")))
+            self._file.close()
+        return self.path
 
 
 _HEADER_TYPES: dict[str, tuple[type, ...]] = {
@@ -104,9 +140,11 @@ def _parse_header(obj: object, where: str) -> dict:
         if key not in obj:
             raise StreamLogError(f"{where}: header lacks {key!r}")
         value = obj[key]
+        if key == "num_frames" and value is None:
+            continue  # known from the footer, or from the outputs of a cut-off log
         if isinstance(value, bool) or not isinstance(value, types):
             raise StreamLogError(f"{where}: header {key!r} has wrong type {type(value).__name__}")
-    if not obj["fps"] > 0 or obj["num_frames"] < 0:
+    if not obj["fps"] > 0 or (obj["num_frames"] or 0) < 0:
         raise StreamLogError(f"{where}: header needs fps > 0 and num_frames >= 0")
     ids = obj["image_ids"]
     if ids and (len(ids) != obj["num_frames"] or not all(isinstance(i, int) for i in ids)):
@@ -118,14 +156,15 @@ def _parse_header(obj: object, where: str) -> dict:
     return obj
 
 
-def _parse_output(obj: object, where: str, num_frames: int, num_classes: int) -> StreamOutput:
+def _parse_output(obj: object, where: str, num_frames: int | None, num_classes: int) -> StreamOutput:
     if not isinstance(obj, dict):
         raise StreamLogError(f"{where}: expected an output object")
     for key in ("t_start", "t_done", "runtime"):
         if not _is_number(obj.get(key)):
             raise StreamLogError(f"{where}: {key!r} must be a finite number")
     index = obj.get("frame_index")
-    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < max(num_frames, 1):
+    limit = max(num_frames, 1) if num_frames is not None else float("inf")
+    if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < limit:
         raise StreamLogError(f"{where}: frame_index {index!r} out of range [0, {num_frames})")
     try:
         dets = Detections.from_dict(obj["detections"])
@@ -142,18 +181,27 @@ def read_log(path: str | Path) -> StreamLog:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: stream log not found")
     header: dict | None = None
+    footer: dict | None = None
     outputs: list[StreamOutput] = []
     with path.open("r", encoding="utf-8") as f:
         for lineno, line in enumerate(f, start=1):
             if not line.strip():
                 continue
             where = f"{path}:{lineno}"
+            if footer is not None:
+                raise StreamLogError(f"{where}: line after the footer")
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
+                streamed = header is not None and header["num_frames"] is None
+                if streamed and not line.endswith("\n"):
+                    break  # a streamed log cut off mid-line: the output in flight is lost
                 raise StreamLogError(f"{where}: not valid JSON ({e.msg})") from None
             if header is None:
                 header = _parse_header(obj, where)
+                continue
+            if header["num_frames"] is None and isinstance(obj, dict) and "footer" in obj:
+                footer = _parse_footer(obj["footer"], where)
                 continue
             out = _parse_output(obj, where, header["num_frames"], len(header["classes"]))
             if outputs and out.t_done < outputs[-1].t_done:
@@ -161,13 +209,29 @@ def read_log(path: str | Path) -> StreamLog:
             outputs.append(out)
     if header is None:
         raise StreamLogError(f"{path}: empty stream log (no header line)")
+    num_frames, meta = header["num_frames"], header["meta"]
+    if header["num_frames"] is None:
+        seen = max((o.frame_index for o in outputs), default=-1) + 1
+        if footer is None:
+            num_frames, meta = max(num_frames or 0, seen), {**meta, "complete": False}
+        else:
+            num_frames, meta = footer["num_frames"], {**meta, **footer["meta"], "complete": True}
+            if seen > num_frames:
+                raise StreamLogError(f"{path}: footer num_frames {num_frames} but an output has frame {seen - 1}")
     return StreamLog(
         sequence=header["sequence"], sid=header["sid"], fps=float(header["fps"]),
-        num_frames=header["num_frames"], image_ids=list(header["image_ids"]),
+        num_frames=num_frames, image_ids=list(header["image_ids"]),
         classes=list(header["classes"]), latency=header["latency"], policy=header["policy"],
         outputs=outputs, perf_factor=float(header["perf_factor"]), seed=header["seed"],
-        meta=header["meta"], timing=header["timing"],
+        meta=meta, timing=header["timing"],
     )
+
+
+def _parse_footer(obj: object, where: str) -> dict:
+    if (not isinstance(obj, dict) or not isinstance(obj.get("num_frames"), int) or isinstance(obj["num_frames"], bool)
+            or obj["num_frames"] < 0 or not isinstance(obj.get("meta"), dict)):
+        raise StreamLogError(f"{where}: footer must be {{\"num_frames\": int >= 0, \"meta\": {{...}}}}")
+    return obj
 
 
 def log_files(location: str | Path) -> list[Path]:

@@ -8,7 +8,9 @@ Without --data a small synthetic world is generated on first use (datasets/). Th
 gets logs/ (one stream log per sequence), offline/ (every frame's own detections),
 report.md + report.json, config.yaml (resolved), runtime_profile.json (replayable with
 --latency profile:FILE) and streaming_timeline.png; with --video also videos/<sequence>.mp4,
-every frame with the prediction it is scored with (see eval_streaming.render).
+every frame with the prediction it is scored with (see eval_streaming.render). The folder is
+written as <out>.partial-<pid> and replaces --out only when everything is written
+(streaming/run_folder.py): a typo or Ctrl-C never costs the previous run.
 """
 from __future__ import annotations
 
@@ -80,8 +82,9 @@ def config_from_args(args: argparse.Namespace) -> StreamingConfig:
 
 
 def run(cfg: StreamingConfig) -> EvalResult:
-    """Stream (streaming.session), then score, report, plot and render (eval_streaming)."""
-    session = stream_session(cfg)
+    """Stream (streaming.session), then score, report, plot and render (eval_streaming); the run
+    folder is swapped in as --out only when all of it is written."""
+    session = stream_session(cfg, commit=False)
     logs, dataset, out = session.logs, session.dataset, session.out
     # A split without annotations (test-meta.json) is paired for the submission, not scored.
     result, pairings = evaluate_logs(logs, dataset, eta=cfg.eta, forecast=cfg.forecast,
@@ -98,6 +101,7 @@ def run(cfg: StreamingConfig) -> EvalResult:
 
         report_videos(render_logs(logs, pairings, dataset, out / "videos", forecast=cfg.forecast.method,
                                   eta=cfg.eta, max_sequences=cfg.video_max_sequences))
+    session.commit()
     return result
 
 

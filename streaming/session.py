@@ -1,16 +1,18 @@
 """A streaming run over a dataset, up to its stream logs: the library under `python -m streaming.run`.
 
-`stream_session(cfg)` prepares the run folder (stale logs removed, resolved config.yaml), loads
-the detector before any data work (a bad model file fails first), resolves the dataset
-(generating the synthetic demo world when asked), streams every sequence and writes logs/,
-offline/ and runtime_profile.json. Scoring is the next layer's job (eval_streaming): the logs
-are the seam, so this module imports nothing from it.
+`stream_session(cfg)` checks the output location, loads the detector (a bad model file fails
+first) and resolves the dataset (generating the synthetic demo world when asked) before it
+writes anything; then it streams every sequence into a fresh work folder beside --out
+(streaming/run_folder.py: resolved config.yaml, logs/, offline/, runtime_profile.json) and,
+unless the caller has more to add (`commit=False`, then `session.commit()`), swaps it in as
+--out. A failed or interrupted run leaves the previous run in --out untouched. Scoring is the
+next layer's job (eval_streaming): the logs are the seam, so this module imports nothing from it.
 """
 from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +28,11 @@ from streaming.latency import parse_latency
 from streaming.log import StreamLog, write_log
 from streaming.oracle import check_oracle_latency, is_oracle, oracle_pass
 from streaming.passes import OfflinePass, build_stream_pass, offline_pass
+from streaming.run_folder import begin_run, check_out_location, check_run_complete, finish_run
 from streaming.simulate import offline_outputs
 
-# Run-folder contents an earlier run may have left; they would be taken for this run's.
-_STALE = (("logs", "*.jsonl"), ("offline", "*.jsonl"), ("videos", "*.mp4"))
+__all__ = ["StreamSession", "check_run_complete", "resolve_dataset", "runtime_summary", "stream_dataset",
+           "stream_session"]
 
 
 @dataclass
@@ -42,9 +45,19 @@ class StreamSession:
     logs: list[StreamLog]
     offline_logs: list[StreamLog]  # empty without the every-frame pass
     measured: list[float]  # the detector's runtimes (s): the run's runtime profile
+    work_dir: Path | None = None  # where the run is being written; None once committed
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def out(self) -> Path:
+        """The folder to write this run's files to: the work folder until committed."""
+        return self.work_dir if self.work_dir is not None else Path(self.cfg.out)
+
+    def commit(self) -> Path:
+        """Swap the finished work folder in as --out (once; later calls are no-ops)."""
+        if self.work_dir is not None:
+            finish_run(self.work_dir, self.cfg.out)
+            self.work_dir = None
         return Path(self.cfg.out)
 
 
@@ -83,9 +96,29 @@ def runtime_summary(runtimes: list[float]) -> dict:
             "p90_s": float(np.percentile(arr, 90)), "max_s": float(arr.max())}
 
 
+WARMUP_CALLS = 3  # the first allocates and compiles; the others show the machine's quiet speed
+NOISY_P90_FACTOR = 3.0
+
+
+def runtime_warnings(measured: list[float], warmup: list[float]) -> list[str]:
+    """Why the measured runtimes should not be trusted, if they look it: a p90 far above the
+    warm-up's median means the machine was busy (other jobs, oversubscribed threads), and a
+    measured-latency score would describe that contention, not the detector."""
+    quiet = warmup[1:] or warmup  # the first warm-up call is not the quiet speed
+    if not measured or not quiet:
+        return []
+    p90, median = float(np.percentile(measured, 90)), float(np.median(quiet))
+    if median > 0 and p90 > NOISY_P90_FACTOR * median:
+        return [f"measured runtimes are noisy: p90 {p90 * 1000:.1f} ms is {p90 / median:.1f}x the warm-up median "
+                f"{median * 1000:.1f} ms; the machine was busy (other processes, too many threads), so measured "
+                "latency reflects the load, not the detector"]
+    return []
+
+
 def stream_dataset(cfg: StreamingConfig, dataset: ArgoverseHD, detector: MappedDetector | None,
-                   out: Path) -> tuple[list[StreamLog], list[StreamLog], list[float]]:
-    """Run every sequence; write and return its stream logs, offline logs and measured runtimes.
+                   out: Path) -> tuple[list[StreamLog], list[StreamLog], list[float], list[float]]:
+    """Run every sequence; write and return its stream logs, offline logs, measured runtimes
+    and the warm-up calls' runtimes.
 
     detector None: the oracle, whose every-frame pass is the annotations (no frame is read)."""
     from tqdm import tqdm
@@ -93,8 +126,7 @@ def stream_dataset(cfg: StreamingConfig, dataset: ArgoverseHD, detector: MappedD
     from data.coco import read_image
 
     latency = parse_latency(cfg.latency, perf_factor=cfg.perf_factor, seed=cfg.seed)
-    logs, offline_logs, measured = [], [], []
-    warmed = False
+    logs, offline_logs, measured, warmup = [], [], [], []
     for seq in dataset.sequences[: cfg.max_sequences or None]:
         frames = seq.frames[: cfg.max_frames or None]
         n = len(frames)
@@ -102,8 +134,12 @@ def stream_dataset(cfg: StreamingConfig, dataset: ArgoverseHD, detector: MappedD
         def load(i: int, frames=frames) -> np.ndarray:
             return read_image(frames[i].path)
 
-        if not warmed and n and detector is not None:  # first calls allocate and compile; keep them out of the timings
-            warmed = FrameRunner(detector, load)(0).detections is not None
+        # the first calls allocate and compile: not in the timings (the oracle has none)
+        while n and detector is not None and len(warmup) < WARMUP_CALLS:
+            first = FrameRunner(detector, load)(0)
+            if first.detections is None:
+                break  # frame 0 unreadable: this sequence's stream pass will count it
+            warmup.append(first.runtime_s)
         header = dict(sequence=seq.name, sid=seq.sid, fps=cfg.fps, num_frames=n,
                       image_ids=[f.image_id for f in frames], classes=list(dataset.classes),
                       perf_factor=cfg.perf_factor, seed=cfg.seed)
@@ -139,28 +175,33 @@ def stream_dataset(cfg: StreamingConfig, dataset: ArgoverseHD, detector: MappedD
         if stream.bad_frames:
             print(f"{seq.name}: skipped {len(stream.bad_frames)} unreadable frame(s), e.g. {stream.bad_frames[0]}",
                   file=sys.stderr)
-    return logs, offline_logs, measured
+    return logs, offline_logs, measured, warmup
 
 
-def stream_session(cfg: StreamingConfig) -> StreamSession:
+def stream_session(cfg: StreamingConfig, *, commit: bool = True) -> StreamSession:
     """Everything of a run up to scoring (see the module docstring)."""
-    out = Path(cfg.out)
-    for sub, pattern in _STALE:
-        for old in (out / sub).glob(pattern) if (out / sub).is_dir() else []:
-            old.unlink()
-    out.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, out / "config.yaml")
+    out = check_out_location(cfg.out)
     oracle = is_oracle(cfg.model)
     if oracle:
         check_oracle_latency(cfg.latency, realtime=cfg.realtime)
     raw = None if oracle else load_stream_detector(cfg)  # first: a bad model file fails before any data work
     dataset = resolve_dataset(cfg)
     detector = None if raw is None else map_to_dataset(raw, dataset, cfg.model or "demo model")
-    logs, offline_logs, measured = stream_dataset(cfg, dataset, detector, out)
-    if not logs:
+    if not dataset.sequences[: cfg.max_sequences or None]:
         raise ValueError(f"{dataset.annotation_file}: no sequences to stream")
-    (out / "runtime_profile.json").write_text(json.dumps({
+    work = begin_run(out)  # nothing was written before this line
+    save_config(cfg, work / "config.yaml")
+    logs, offline_logs, measured, warmup = stream_dataset(cfg, dataset, detector, work)
+    warnings = runtime_warnings(measured, warmup)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    (work / "runtime_profile.json").write_text(json.dumps({
         "runtimes": measured, "model": cfg.model or "demo", "device": cfg.device,
         "input_size": list(getattr(raw, "input_size", []) or []), **runtime_summary(measured),
+        "warmup_runtimes": warmup, "warnings": warnings,
     }, indent=1) + "\n")
-    return StreamSession(cfg, dataset, detector, logs, offline_logs, measured)
+    session = StreamSession(cfg, dataset, detector, logs, offline_logs, measured, work_dir=work,
+                            warnings=warnings)
+    if commit:
+        session.commit()
+    return session

@@ -1,12 +1,9 @@
 """Live frames over ZeroMQ: a receiving FrameSource and the matching sender.
 
-Wire format, one multipart message per frame:
-    [header: UTF-8 JSON {"t": capture_time_s, "frame_index": i, "shape": [H, W, 3],
-                         "dtype": "uint8", "encoding": "raw" | "jpeg"},
-     payload: raw pixel bytes (BGR, row-major) or a JPEG file]
-An end-of-stream message is a single part {"eos": true}. Malformed messages are skipped,
-counted and reported; they never stop the receiver. Patterns: PUSH/PULL (nothing lost) or
-PUB/SUB (late joiners miss frames, as a camera feed would).
+The wire format and its validation live in streaming/wire.py, the per-stream index and time
+rules (segments, restarts) in streaming/feed.py. Malformed messages are skipped and counted by
+reason; they never stop or stall the receiver and never count as received frames. Patterns:
+PUSH/PULL (nothing lost) or PUB/SUB (late joiners miss frames, as a camera feed would).
 
     python -m streaming.zmq_io VIDEO --address tcp://127.0.0.1:5555 [--pattern push|pub] [--bind]
 streams a video file (or an image folder) at its frame rate (or --fps).
@@ -17,92 +14,24 @@ import argparse
 import json
 import sys
 import time
+from collections import Counter
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from data.cli import run_command
+from streaming.feed import FeedTracker
 from streaming.sources import ArrivedFrame
+from streaming.wire import (ENCODINGS, MAX_HEADER_BYTES, MAX_PIXELS, MalformedMessage, check_payload,
+                            decode_payload, encode_frame, parse_header)
 
-ENCODINGS = ("raw", "jpeg")
+__all__ = ["ENCODINGS", "FrameSender", "MalformedMessage", "ZmqFrameSource", "decode_payload", "encode_frame",
+           "endpoint", "parse_header", "stream_video"]
+
 _SEND_PATTERNS = {"push": "PUSH", "pub": "PUB"}
 _RECV_PATTERNS = {"pull": "PULL", "sub": "SUB"}
-
-
-class MalformedMessage(ValueError):
-    pass
-
-
-def encode_frame(image: np.ndarray, *, t: float, frame_index: int, encoding: str = "raw",
-                 jpeg_quality: int = 90) -> list[bytes]:
-    image = np.ascontiguousarray(image)
-    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(f"frames must be HxWx3 uint8 BGR, got {image.shape} {image.dtype}")
-    if encoding == "raw":
-        payload = image.tobytes()
-    elif encoding == "jpeg":
-        import cv2
-
-        ok, buf = cv2.imencode(".jpg", image, [int(cv2.IMWRITE_JPEG_QUALITY), int(jpeg_quality)])
-        if not ok:
-            raise ValueError("JPEG encoding failed")
-        payload = buf.tobytes()
-    else:
-        raise ValueError(f"unknown encoding {encoding!r}: use one of {ENCODINGS}")
-    header = {"t": float(t), "frame_index": int(frame_index), "shape": list(image.shape),
-              "dtype": "uint8", "encoding": encoding}
-    return [json.dumps(header).encode(), payload]
-
-
-def parse_header(parts: list[bytes]) -> dict:
-    """Validate a message's header (cheap: no pixel decoding). {"eos": True} ends the stream."""
-    try:
-        header = json.loads(parts[0].decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, IndexError):
-        raise MalformedMessage("header is not UTF-8 JSON") from None
-    if not isinstance(header, dict):
-        raise MalformedMessage("header is not a JSON object")
-    if header.get("eos") is True and len(parts) == 1:
-        return header
-    if len(parts) != 2:
-        raise MalformedMessage(f"expected 2 message parts (header, payload), got {len(parts)}")
-    t, index, shape = header.get("t"), header.get("frame_index"), header.get("shape")
-    if not isinstance(t, (int, float)) or isinstance(t, bool) or not np.isfinite(t):
-        raise MalformedMessage("header 't' must be a finite number")
-    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
-        raise MalformedMessage("header 'frame_index' must be an integer >= 0")
-    if (not isinstance(shape, list) or len(shape) != 3 or shape[2] != 3
-            or not all(isinstance(s, int) and s > 0 for s in shape)):
-        raise MalformedMessage("header 'shape' must be [H, W, 3]")
-    if header.get("dtype") != "uint8":
-        raise MalformedMessage(f"unsupported dtype {header.get('dtype')!r} (only uint8)")
-    if header.get("encoding") not in ENCODINGS:
-        raise MalformedMessage(f"unknown encoding {header.get('encoding')!r}")
-    return header
-
-
-def check_payload_size(header: dict, payload: bytes) -> None:
-    """The cheap payload check, done for every message (JPEG validity needs a decode)."""
-    need = int(np.prod(header["shape"]))
-    if header["encoding"] == "raw" and len(payload) != need:
-        raise MalformedMessage(f"raw payload has {len(payload)} bytes, shape {header['shape']} needs {need}")
-    if header["encoding"] == "jpeg" and not payload:
-        raise MalformedMessage("empty JPEG payload")
-
-
-def decode_payload(header: dict, payload: bytes) -> np.ndarray:
-    shape = tuple(header["shape"])
-    check_payload_size(header, payload)
-    if header["encoding"] == "raw":
-        return np.frombuffer(payload, dtype=np.uint8).reshape(shape)
-    import cv2
-
-    image = cv2.imdecode(np.frombuffer(payload, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise MalformedMessage("JPEG payload does not decode")
-    if image.shape != shape:
-        raise MalformedMessage(f"JPEG decodes to {list(image.shape)}, header says {list(shape)}")
-    return image
+# ZeroMQ drops (and disconnects) a peer whose message exceeds this: no frame is bigger.
+_MAX_MESSAGE_BYTES = MAX_PIXELS * 3 + MAX_HEADER_BYTES + 65536
 
 
 def _socket(kind: str, address: str, bind: bool) -> Any:
@@ -110,6 +39,8 @@ def _socket(kind: str, address: str, bind: bool) -> Any:
 
     sock = zmq.Context.instance().socket(getattr(zmq, kind))
     sock.setsockopt(zmq.LINGER, 0)
+    if kind in ("PULL", "SUB"):
+        sock.setsockopt(zmq.MAXMSGSIZE, _MAX_MESSAGE_BYTES)
     if kind == "SUB":
         sock.setsockopt(zmq.SUBSCRIBE, b"")
     try:
@@ -160,22 +91,37 @@ class FrameSender:
 
 class ZmqFrameSource:
     """FrameSource over ZeroMQ. The stream clock is the senders' capture clock, anchored when
-    the first frame arrives; frame indices come from the headers."""
+    the first frame arrives; frame indices are the stream's (streaming/feed.py), equal to the
+    sender's until it restarts or jumps.
+
+    `next_after(last, timeout)` gives up when nothing at all has arrived for `timeout` seconds
+    since the last message; before the first message it waits `startup_timeout` seconds from
+    construction (default: until a sender appears), so a sender that starts late is not missed.
+    """
 
     def __init__(self, address: str, *, fps: float, pattern: str = "pull", bind: bool = True,
-                 clock: Callable[[], float] = time.perf_counter, max_reasons: int = 20) -> None:
+                 clock: Callable[[], float] = time.perf_counter, max_reasons: int = 20,
+                 startup_timeout: float = float("inf")) -> None:
         if pattern not in _RECV_PATTERNS:
             raise ValueError(f"receiver pattern must be one of {list(_RECV_PATTERNS)}, got {pattern!r}")
         self.fps = float(fps)
         self.clock = clock
         self.socket = _socket(_RECV_PATTERNS[pattern], address, bind)
         self.endpoint = endpoint(self.socket) if bind else address
-        self.malformed = 0
-        self.malformed_reasons: list[str] = []
-        self.received = 0
+        self.rejected: Counter[str] = Counter()  # reason -> count
+        self.malformed_reasons: list[str] = []  # the first `max_reasons` messages, for the user
+        self.received = 0  # frames that passed every check (also those later dropped as old)
         self.ended = False
+        self.feed = FeedTracker(self.fps)
         self._max_reasons = max_reasons
         self._offset: float | None = None
+        self._created = clock()
+        self._startup_timeout = startup_timeout
+        self._last_message: float | None = None
+
+    @property
+    def malformed(self) -> int:
+        return sum(self.rejected.values())
 
     def start(self) -> None:
         pass  # the socket is live from construction so no frame is missed before start
@@ -183,53 +129,73 @@ class ZmqFrameSource:
     def now(self) -> float:
         return 0.0 if self._offset is None else self.clock() - self._offset
 
-    def _reject(self, reason: str) -> None:
-        self.malformed += 1
+    def _reject(self, error: MalformedMessage, where: str = "") -> None:
+        self.rejected[error.reason] += 1
         if len(self.malformed_reasons) < self._max_reasons:
-            self.malformed_reasons.append(reason)
+            self.malformed_reasons.append(f"{where}{error}")
 
-    def _drain(self, last: int) -> list[tuple[dict, bytes, float]]:
+    def _admit(self, parts: list[bytes], arrived: float) -> tuple[int, float, dict] | None:
+        """Check one message; (stream index, stream time, header) of a frame, None for end-of-stream."""
+        header = parse_header(parts)
+        if header.get("eos") is True:
+            return None
+        check_payload(header, parts[1])
+        stream_now = None if self._offset is None else arrived - self._offset
+        placed = self.feed.admit(header["frame_index"], float(header["t"]), stream_now)
+        if self._offset is None:
+            self._offset = arrived - placed[1]
+        return (*placed, header)
+
+    def _drain(self, last: int) -> list[tuple[int, float, dict, bytes]]:
         """Read every queued message; return the valid frames beyond `last`, newest first."""
         import zmq
 
         fresh = []
         while not self.ended and self.socket.poll(0, zmq.POLLIN):
             parts = self.socket.recv_multipart(zmq.NOBLOCK)
-            arrived = self.clock()
+            self._last_message = arrived = self.clock()
             try:
-                header = parse_header(parts)
-                if header.get("eos") is not True:
-                    check_payload_size(header, parts[1])
+                placed = self._admit(parts, arrived)
             except MalformedMessage as e:
-                self._reject(str(e))
+                self._reject(e)
                 continue
-            if header.get("eos") is True:
+            if placed is None:
                 self.ended = True
                 break
             self.received += 1
-            if header["frame_index"] > last:
-                fresh.append((header, parts[1], arrived))
+            if placed[0] > last:
+                fresh.append((*placed, parts[1]))
         # Newest first; among equal indices the later message wins. Older frames are dropped
         # without decoding, as the detector would never look at them.
-        order = sorted(range(len(fresh)), key=lambda i: (fresh[i][0]["frame_index"], i), reverse=True)
+        order = sorted(range(len(fresh)), key=lambda i: (fresh[i][0], i), reverse=True)
         return [fresh[i] for i in order]
 
+    def _deadline(self, called: float, timeout: float) -> float:
+        if self._last_message is None:
+            return max(called + timeout, self._created + self._startup_timeout)
+        return self._last_message + timeout
+
     def next_after(self, last: int, timeout: float = float("inf")) -> ArrivedFrame | None:
-        deadline = self.clock() + timeout
+        called = self.clock()
         while True:
-            for header, payload, arrived in self._drain(last):
+            for index, t, header, payload in self._drain(last):
                 try:
                     image = decode_payload(header, payload)
                 except MalformedMessage as e:
-                    self._reject(f"frame {header['frame_index']}: {e}")
+                    # passed the cheap checks, so it was counted as received: take it back
+                    self.received -= 1
+                    self._reject(e, f"frame {header['frame_index']}: ")
                     continue
-                if self._offset is None:
-                    self._offset = arrived - float(header["t"])
-                return ArrivedFrame(int(header["frame_index"]), float(header["t"]), image)
-            remaining = deadline - self.clock()
+                return ArrivedFrame(index, t, image)
+            remaining = self._deadline(called, timeout) - self.clock()
             if self.ended or remaining <= 0:
                 return None
             self.socket.poll(int(min(remaining, 0.1) * 1000) + 1)
+
+    def stats(self) -> dict:
+        """What the stream log's meta records about the feed."""
+        return {"received": self.received, "malformed": self.malformed, "rejected": dict(self.rejected),
+                "malformed_reasons": list(self.malformed_reasons), **self.feed.meta()}
 
     def close(self) -> None:
         self.socket.close()

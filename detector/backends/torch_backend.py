@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from detector.backends.base import DEFAULT_INPUT_SIZE, Backend, ModelFileError
+from detector.backends.base import DEFAULT_INPUT_SIZE, Backend, ModelFileError, resolve_threads
 
 
 class TorchBackend(Backend):
@@ -15,7 +15,8 @@ class TorchBackend(Backend):
 
     def __init__(self, model: torch.nn.Module, *, name: str, input_size: tuple[int, int],
                  device: str | torch.device = "cpu", fuse: bool = True, legacy: bool = False,
-                 classes: tuple[str, ...] | None = None, half: bool = False) -> None:
+                 classes: tuple[str, ...] | None = None, half: bool = False, threads: int | None = None) -> None:
+        self.threads = resolve_threads(threads)  # intra-op threads of each CPU call
         self.device = torch.device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise ModelFileError(f"{name}: device {device!r} requested but CUDA is not available to torch")
@@ -39,17 +40,31 @@ class TorchBackend(Backend):
     @classmethod
     def from_checkpoint(cls, path: Path, *, device: str = "cpu", fuse: bool = True, legacy: bool | None = None,
                         input_size: tuple[int, int] | None = None, half: bool = False,
-                        zoo_name: str | None = None) -> "TorchBackend":
+                        zoo_name: str | None = None, threads: int | None = None) -> "TorchBackend":
         """The model of a .pth file; arguments left None come from its metadata (detector.checkpoint)."""
         from detector.checkpoint import load_model
 
         model, meta = load_model(path, zoo_name=zoo_name)
         size = input_size or meta.input_size or DEFAULT_INPUT_SIZE
         return cls(model, name=str(meta.model_name), input_size=size, device=device, fuse=fuse,
-                   legacy=bool(meta.legacy if legacy is None else legacy), classes=meta.classes, half=half)
+                   legacy=bool(meta.legacy if legacy is None else legacy), classes=meta.classes, half=half,
+                   threads=threads)
+
+    def _run(self, batch: np.ndarray) -> torch.Tensor:
+        # torch's thread count is process-wide: set it for this call only and put it back, so
+        # that a detector does not change the training, tests or other detectors around it.
+        previous = torch.get_num_threads()
+        change = self.device.type == "cpu" and previous != self.threads
+        if change:
+            torch.set_num_threads(self.threads)
+        try:
+            return self._forward(batch)
+        finally:
+            if change:
+                torch.set_num_threads(previous)
 
     @torch.inference_mode()
-    def _run(self, batch: np.ndarray) -> torch.Tensor:
+    def _forward(self, batch: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device, non_blocking=True)
         if self.half:
             x = x.half()

@@ -93,6 +93,8 @@ def test_malformed_files(tmp_path):
     assert "unknown category id 5" in _error(tmp_path / "d", lambda d: d["annotations"][0].update(category_id=5))
     assert "duplicate image id 7" in _error(tmp_path / "e", lambda d: d["images"].append(dict(d["images"][0])))
     assert "neither 'file_name' nor 'name'" in _error(tmp_path / "f", lambda d: d["images"][0].pop("file_name"))
+    assert "category 18 has no name (got None)" in _error(tmp_path / "g", lambda d: d["categories"][0].update(name=None))
+    assert "needs an integer id" in _error(tmp_path / "h", lambda d: d["categories"][0].update(id="1"))
     with pytest.raises(FileNotFoundError, match="annotation file not found"):
         CocoDataset(tmp_path / "missing.json", tmp_path)
 

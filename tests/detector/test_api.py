@@ -145,3 +145,22 @@ def test_bad_checkpoint_classes_entry(tmp_path: Path) -> None:
     torch.save({"model": model.state_dict(), "classes": [1, 2]}, path)  # written by other code
     with pytest.raises(ModelFileError, match="badmeta.pth.*classes"):
         load_detector(path)
+
+
+def test_inference_threads_default_and_are_restored(ckpt: Path) -> None:
+    from detector.backends.base import default_threads
+
+    assert [default_threads(c) for c in (1, 2, 4, 8, 64)] == [1, 1, 2, 4, 8]
+    with pytest.raises(ValueError, match="threads must be an integer >= 1"):
+        load_detector(ckpt, threads=0)
+    before = torch.get_num_threads()
+    other = 2 if before == 1 else 1
+    det = load_detector(ckpt, threads=other)
+    seen: list[int] = []
+    hook = det.backend.model.register_forward_hook(lambda *_: seen.append(torch.get_num_threads()))
+    try:
+        det(make_frames()[:1])
+    finally:
+        hook.remove()
+    assert seen == [other] and torch.get_num_threads() == before  # set for the call only
+    assert load_detector(ckpt).backend.threads == default_threads()

@@ -58,6 +58,9 @@ def test_predict_single_image_and_errors(ckpt: Path, tmp_path: Path, capsys: pyt
     missing = ["--model", str(tmp_path / "missing.pth"), "--source", str(image), "--save", str(tmp_path)]
     assert run_command(predict_main, missing) == 2
     assert "missing.pth: model file not found" in capsys.readouterr().err
+    assert run_command(predict_main, ["--model", str(ckpt), "--source", str(image), "--save", str(image)]) == 2
+    err = capsys.readouterr().err
+    assert "one.jpg: --save is a file, not a folder" in err and len(err.strip().splitlines()) == 1
 
 
 def test_predict_video_writes_annotated_mp4(ckpt: Path, tmp_path: Path) -> None:

@@ -1,6 +1,8 @@
 """configs/train_yolox_l_argoverse.yaml, the headline detector's recipe: it loads into TrainConfig with
 the StreamYOLO-style values, and a two-iteration run of the real YOLOX-L config (COCO-shaped
-80-class initialisation, 8 Argoverse-HD classes) works on a tiny synthetic world in Argoverse-HD layout."""
+80-class initialisation, 8 Argoverse-HD classes) works on a tiny synthetic world in Argoverse-HD layout;
+and training config and command errors are one line naming the key or the file, exit code 2, no
+traceback and no run that silently does nothing."""
 from __future__ import annotations
 
 import json
@@ -10,7 +12,7 @@ import pytest
 import torch
 
 from data.cli import run_command
-from data.config import load_config
+from data.config import ConfigError, load_config
 from data.synthetic import generate_world
 from detector.checkpoint import save_checkpoint
 from detector.model import build_model
@@ -49,3 +51,48 @@ def test_yolox_l_argoverse_config_trains_two_iterations(tmp_path: Path) -> None:
     assert "head.cls_preds.0.weight" in text  # the 80-class classifier was re-initialised for 8 classes
     assert '"ap"' in text
     assert (tmp_path / "run" / "best_weights.pth").is_file()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _train(argv: list[str], capsys) -> tuple[int, str]:
+    code = run_command(train_main, argv)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and (code == 0 or len(err.strip().splitlines()) == 1), err
+    return code, err
+
+
+@pytest.mark.parametrize("setting, message", [
+    ("batch_size=0", "batch_size: must be >= 1, got 0"),
+    ("epochs=-1", "epochs: must be >= 1, got -1"),
+    ("eval_interval=0", "eval_interval: must be >= 1"),
+    ("warmup_epochs=-2", "warmup_epochs: must be >= 0"),
+    ("lr_per_image=0", "lr_per_image: must be positive"),
+    ("max_iters_per_epoch=0", "max_iters_per_epoch: must be >= 1 (or null)"),
+])
+def test_bad_values_are_one_line_errors(setting, message, capsys):
+    code, err = _train(["--set", setting], capsys)
+    assert code == 2 and message in err
+
+
+def test_config_rejects_values_in_the_library_too():
+    with pytest.raises(ConfigError, match="batch_size"):
+        TrainConfig(batch_size=0)
+    TrainConfig(epochs=1, no_aug_epochs=0, warmup_epochs=0)  # the smallest real run is fine
+
+
+@pytest.mark.parametrize("config", sorted((ROOT / "configs").glob("train_*.yaml")))
+def test_shipped_configs_without_their_dataset_name_the_missing_file(config, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no datasets/ here
+    code, err = _train(["--config", str(config)], capsys)
+    assert code == 2 and "not found (config key train_" in err
+
+
+def test_resume_without_a_config_beside_it(tmp_path, capsys):
+    ckpt = tmp_path / "x.pth"
+    ckpt.write_bytes(b"not read: the missing config is found first")
+    code, err = _train(["--resume", str(ckpt)], capsys)
+    assert code == 2 and "no config beside the checkpoint" in err and str(tmp_path / "config.yaml") in err
+    code, err = _train(["--resume", str(tmp_path / "missing.pth")], capsys)
+    assert code == 2 and "checkpoint to resume not found" in err

@@ -183,3 +183,10 @@ def test_forecasting_recovers_ap_lost_to_latency(world, method):
     assert forecast.streaming.AP > plain.streaming.AP + 10  # boxes move at constant velocity
     assert forecast.settings["forecast"] == method
     assert [p.missed for p in pairings] == [3, 3]  # forecasting needs an output to start from
+
+
+def test_an_incomplete_run_is_refused(world, tmp_path, capsys):
+    run, ann = _save_run(world, tmp_path, "fixed:0")
+    (run / "INCOMPLETE").write_text("interrupted\n")
+    assert main(["--log", str(run), "--annotations", str(ann)]) == 2
+    assert "incomplete run" in capsys.readouterr().err

@@ -9,7 +9,7 @@ import pytest
 from data.classes import ARGOVERSE_HD_CLASSES
 from data.detections import Detections
 from streaming.latency import parse_latency
-from streaming.log import StreamLog, StreamLogError, log_files, read_log, read_logs, write_log
+from streaming.log import LogWriter, StreamLog, StreamLogError, StreamOutput, log_files, read_log, read_logs, write_log
 from streaming.simulate import CachedFrames, simulate_sequence
 
 
@@ -105,3 +105,36 @@ def test_empty_and_missing_logs(tmp_path):
     (tmp_path / "run").mkdir()
     with pytest.raises(FileNotFoundError, match="no stream logs"):
         log_files(tmp_path / "run")
+
+
+def _live_header() -> StreamLog:
+    return StreamLog(sequence="live", sid=0, fps=30.0, num_frames=0, image_ids=[], classes=["a", "b"],
+                     latency="measured", policy="greedy", meta={"mode": "live"})
+
+
+def _output(i: int) -> StreamOutput:
+    dets = Detections(np.array([[1.0, 2.0, 3.5, 4.25]]), np.array([0.5]), np.array([i % 2]))
+    return StreamOutput(i / 30, i / 30 + 0.01, i, 0.01, dets)
+
+
+def test_streamed_log_reads_complete_and_cut_off(tmp_path):
+    path = tmp_path / "live.jsonl"
+    writer = LogWriter(_live_header(), path)
+    for i in range(3):
+        writer.write(_output(i))
+    # readable at every moment of the run: no footer yet
+    cut = read_log(path)
+    assert len(cut.outputs) == 3 and cut.num_frames == 3 and cut.meta["complete"] is False
+    writer.close(10, {"received": 10})
+    done = read_log(path)
+    assert done.num_frames == 10 and done.meta == {"mode": "live", "received": 10, "complete": True}
+    assert [(o.frame_index, o.t_done, o.detections.to_dict()) for o in done.outputs] == \
+        [(o.frame_index, o.t_done, o.detections.to_dict()) for o in cut.outputs]
+    # a crash in the middle of a line loses only that output
+    text = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(text[:3]) + text[3][:20])
+    assert [o.frame_index for o in read_log(path).outputs] == [0, 1]
+    # ...but garbage inside the file is still an error naming the line
+    path.write_text("".join(text[:2]) + "{oops\n" + "".join(text[2:]))
+    with pytest.raises(StreamLogError, match="live.jsonl:3: not valid JSON"):
+        read_log(path)

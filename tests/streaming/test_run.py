@@ -12,6 +12,7 @@ import pytest
 from data.cli import run_command
 from eval_streaming.evaluate import main as evaluate_main
 from streaming.run import main as streaming_run_main
+from tests.support.processes import interrupt, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -186,9 +187,12 @@ def test_live_cli_over_zeromq(checkpoints, tmp_path, capsys):
     assert codes == [0]
     out = capsys.readouterr().out
     assert "received 10 frames" in out and "skipped 1 malformed" in out
-    lines = (tmp_path / "live" / "logs" / "live.jsonl").read_text().splitlines()
-    header = json.loads(lines[0])
-    assert header["sequence"] == "live" and header["meta"]["malformed"] == 1 and len(lines) >= 2
+    from streaming.log import read_log
+
+    log = read_log(tmp_path / "live" / "logs" / "live.jsonl")
+    assert log.sequence == "live" and log.meta["malformed"] == 1 and log.meta["complete"] and log.outputs
+    assert log.meta["rejected"] == {"bad_time": 1}  # b"{}" lacks every field; the first checked is "t"
+    assert log.meta["num_segments"] == 1 and 29 < log.meta["feed_fps"] < 31
 
 
 @pytest.mark.parametrize("extra", [[], ["--no-offline", "--latency", "fixed:0"], ["--realtime"]])
@@ -207,3 +211,52 @@ def test_corrupt_frame_is_skipped_counted_and_the_run_finishes(world, checkpoint
         return  # a loaded machine may have dropped frame 2 without ever reading it
     assert "skipped 1 unreadable frame" in capsys.readouterr().err
     assert len(header["meta"]["bad_frames"]) == 1 and "000002.jpg" in header["meta"]["bad_frames"][0]
+
+
+def _snapshot(folder) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_failed_and_interrupted_runs_leave_the_previous_run_intact(world, checkpoints, tmp_path, capsys):
+    from streaming.session import check_run_complete
+
+    out = tmp_path / "run"
+    assert _run(world, checkpoints[8], out, "--latency", "fixed:0.05", "--max-sequences", "1") == 0
+    before = _snapshot(out)
+    assert "config.yaml" in before and "logs/" + sorted((out / "logs").iterdir())[0].name in before
+    check_run_complete(out)
+
+    # a typo in --model fails before anything is touched
+    capsys.readouterr()
+    assert _run(world, tmp_path / "yolox_demo.pht", out) == 2
+    assert "yolox_demo.pht" in capsys.readouterr().err
+    assert _snapshot(out) == before and sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+    # Ctrl-C in the middle of a (slow, wall-clock) run: one line, old run intact, marked partial
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streaming.run", "--model", str(checkpoints[8]), "--data", str(world),
+         "--out", str(out), "--realtime", "--fps", "2"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    partial = tmp_path / f"run.partial-{proc.pid}"
+    try:  # the partial folder appears once model and data are loaded
+        wait_for((partial / "config.yaml").is_file, 60, "the run to start")
+    except BaseException:
+        proc.kill()
+        raise
+    interrupt(proc, timeout_s=120)
+    assert _snapshot(out) == before
+    assert (partial / "INCOMPLETE").is_file()
+    with pytest.raises(ValueError, match="incomplete run"):
+        check_run_complete(partial)
+
+
+def test_out_that_is_a_file_is_a_one_line_error(world, checkpoints, tmp_path, capsys):
+    target = tmp_path / "notes.txt"
+    target.write_text("keep me")
+    assert _run(world, checkpoints[8], target) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "is a file" in err and len(err.strip().splitlines()) == 1
+    assert target.read_text() == "keep me"
+    assert _run(world, checkpoints[8], target / "run") == 2
+    assert "is a file" in capsys.readouterr().err

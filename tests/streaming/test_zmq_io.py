@@ -29,13 +29,24 @@ def _wait_for(src: ZmqFrameSource, last: int, want: int, tries: int = 50):
     """Read until frame `want` (or later) arrives; newest-only reads may skip some frames."""
     seen = []
     for _ in range(tries):
-        f = src.next_after(last, timeout=0.2)
+        f = src.next_after(last, timeout=2.0)  # idle time since the last message, not per call
         if f is not None:
             seen.append(f.index)
             last = f.index
             if f.index >= want:
                 return f, seen
     raise AssertionError(f"frame {want} never arrived (saw {seen})")
+
+
+def _read_until(src: ZmqFrameSource, last: int, done, tries: int = 100):
+    """Read (and return whatever frame comes) until `done()`; the idle timeout counts from the
+    last message, so a call long after it returns at once: retry while messages are in flight."""
+    for _ in range(tries):
+        frame = src.next_after(last, timeout=0.05)
+        if done():
+            return frame
+        time.sleep(0.02)
+    raise AssertionError(f"condition never met; rejected {dict(src.rejected)}")
 
 
 def test_wire_format_round_trip():
@@ -70,11 +81,19 @@ def test_push_pull_frames_malformed_messages_and_end_of_stream():
             assert src.malformed == 4
             bad_jpeg = json.dumps({**header, "frame_index": 2, "encoding": "jpeg"}).encode()
             tx.send_parts([bad_jpeg, b"not a jpeg"])
-            assert src.next_after(1, timeout=0.5) is None  # nothing decodable arrived
-            assert src.malformed == 5
+            assert _read_until(src, 1, lambda: src.malformed == 5) is None  # nothing decodable arrived
+            assert src.malformed == 5 and src.received == 2  # rejected messages are not frames
             text = " | ".join(src.malformed_reasons)
-            for reason in ("not UTF-8 JSON", "expected 2 message parts", "'shape'", "raw payload has", "frame 2: JPEG"):
+            for reason in ("not UTF-8 JSON", "expected 2 message parts", "'shape'", "raw payload has", "not a JPEG"):
                 assert reason in text
+            assert src.rejected == {"not_json": 1, "part_count": 1, "bad_shape": 1, "payload_size": 1,
+                                    "image_header": 1}
+
+            jpeg = encode_frame(_image(2), t=2 / 30, frame_index=2, encoding="jpeg")
+            no_scan = jpeg[1][: jpeg[1].index(b"\xff\xda")] + b"\xff\xd9"  # right size, no image data
+            tx.send_parts([jpeg[0], no_scan])
+            assert _read_until(src, 1, lambda: src.rejected["decode_failed"] == 1) is None
+            assert src.rejected["decode_failed"] == 1 and src.received == 2  # taken back when it failed
 
             for i in range(2, 6):
                 tx.send(_image(i), t=i / 30, frame_index=i)
@@ -89,7 +108,7 @@ def test_push_pull_frames_malformed_messages_and_end_of_stream():
 
 def test_pub_sub_delivers_after_subscription():
     with FrameSender(ANY_PORT, pattern="pub", bind=True) as tx:
-        src = ZmqFrameSource(tx.endpoint, fps=30, pattern="sub", bind=False)
+        src = ZmqFrameSource(tx.endpoint, fps=30, pattern="sub", bind=False, startup_timeout=0.0)
         try:
             got = None
             for i in range(200):  # PUB drops frames until the subscription is through (slow joiner)
