@@ -98,19 +98,28 @@ def compose_frame(image: np.ndarray, ground_truth: np.ndarray, prediction: Detec
     return np.vstack([band, canvas])
 
 
-def render_sequence(log: StreamLog, pairing: Pairing, frame_paths: Sequence[Path],
+def render_sequence(log: StreamLog, pairing: Pairing, frames: Sequence[Path] | Callable[[int], np.ndarray],
                     ground_truth: Callable[[int], np.ndarray], path: str | Path, *, forecast: str = "none",
                     eta: float = 0.0, max_width: int = MAX_WIDTH, min_score: float = MIN_SCORE,
                     progress: bool = True) -> RenderedVideo:
-    """Write one sequence's video; ground_truth(j) gives frame j's boxes (N, 4) xyxy pixels."""
+    """Write one sequence's video; `frames` are the image files or a loader of frame j (footage
+    decodes a video), ground_truth(j) gives frame j's boxes (N, 4) xyxy pixels."""
     from tqdm import tqdm
 
     from data.coco import read_image
     from data.video import VideoWriter
 
-    if len(frame_paths) != pairing.num_frames:
-        raise ValueError(f"stream log of {log.sequence!r}: {pairing.num_frames} frames paired "
-                         f"but {len(frame_paths)} images given")
+    if callable(frames):
+        load_frame = frames
+    else:
+        if len(frames) != pairing.num_frames:
+            raise ValueError(f"stream log of {log.sequence!r}: {pairing.num_frames} frames paired "
+                             f"but {len(frames)} images given")
+        paths = list(frames)
+
+        def load_frame(j: int) -> np.ndarray:
+            return read_image(Path(paths[j]))
+
     processed = {o.frame_index for o in log.outputs}
     result = RenderedVideo(log.sequence, None)
     writer = None
@@ -118,7 +127,7 @@ def render_sequence(log: StreamLog, pairing: Pairing, frame_paths: Sequence[Path
         for j in tqdm(range(pairing.num_frames), desc=f"video {log.sequence}", unit="frame", leave=False,
                       disable=not progress):
             try:
-                image = read_image(Path(frame_paths[j]))
+                image = load_frame(j)
             except (OSError, ValueError) as e:  # missing or corrupt image: skip, count, go on
                 result.skipped.append(f"frame {j}: {e}")
                 continue
@@ -155,7 +164,8 @@ def render_logs(logs: Sequence[StreamLog], pairings: Sequence[Pairing], dataset:
         def boxes(j: int, frames=frames) -> np.ndarray:
             return dataset.ground_truth(frames[j].image_id).boxes if dataset.has_annotations else np.zeros((0, 4))
 
-        videos.append(render_sequence(log, pairing, [f.path for f in frames], boxes,
+        source = dataset.frame_loader(seq) if hasattr(dataset, "frame_loader") else [f.path for f in frames]
+        videos.append(render_sequence(log, pairing, source, boxes,
                                       Path(out) / f"{log.sequence}.mp4", forecast=forecast, eta=eta,
                                       max_width=max_width, min_score=min_score, progress=progress))
     return videos

@@ -102,6 +102,9 @@ def stream_dataset(cfg: StreamingConfig, dataset: ArgoverseHD, detector: MappedD
         def load(i: int, frames=frames) -> np.ndarray:
             return read_image(frames[i].path)
 
+        if hasattr(dataset, "frame_loader"):  # footage (data.video_dataset) decodes; a dataset reads files
+            load = dataset.frame_loader(seq)
+
         if not warmed and n and detector is not None:  # first calls allocate and compile; keep them out of the timings
             warmed = FrameRunner(detector, load)(0).detections is not None
         header = dict(sequence=seq.name, sid=seq.sid, fps=cfg.fps, num_frames=n,
@@ -142,8 +145,9 @@ def stream_dataset(cfg: StreamingConfig, dataset: ArgoverseHD, detector: MappedD
     return logs, offline_logs, measured
 
 
-def stream_session(cfg: StreamingConfig) -> StreamSession:
-    """Everything of a run up to scoring (see the module docstring)."""
+def stream_session(cfg: StreamingConfig, dataset: Any = None) -> StreamSession:
+    """Everything of a run up to scoring (see the module docstring); `dataset` given (footage the
+    command opened to learn its frame rate, data.video_dataset) replaces resolving cfg.data."""
     out = Path(cfg.out)
     for sub, pattern in _STALE:
         for old in (out / sub).glob(pattern) if (out / sub).is_dir() else []:
@@ -154,7 +158,7 @@ def stream_session(cfg: StreamingConfig) -> StreamSession:
     if oracle:
         check_oracle_latency(cfg.latency, realtime=cfg.realtime)
     raw = None if oracle else load_stream_detector(cfg)  # first: a bad model file fails before any data work
-    dataset = resolve_dataset(cfg)
+    dataset = dataset if dataset is not None else resolve_dataset(cfg)
     detector = None if raw is None else map_to_dataset(raw, dataset, cfg.model or "demo model")
     logs, offline_logs, measured = stream_dataset(cfg, dataset, detector, out)
     if not logs:
