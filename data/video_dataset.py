@@ -18,13 +18,14 @@ scheduler, pairing and every log then keep the benchmark's rule "frame i arrives
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
-from data.argoverse import Frame, GroundTruth, Sequence
+from data.argoverse import Frame, GroundTruth, Sequence as FrameSequence
 from data.classes import ARGOVERSE_HD_CLASSES, COCO_TO_ARGOVERSE_HD
 from data.video import IMAGE_SUFFIXES, ImageFolderSource, SourceError, VideoSource, open_source
 
@@ -59,21 +60,32 @@ def read_sidecar(video: str | Path) -> dict | None:
     return data
 
 
-def resample_slots(times_s: list[float]) -> tuple[float, list[int]]:
+def median_fps(times_s: Sequence[float]) -> float | None:
+    """The frame rate of frame times (median interval), None below two frames or without progress.
+
+    Snapped to a small fraction: 1 / 0.04 in floats is 24.99999999999998, and a camera's rate is
+    25 or 30000/1001, so the logs and the scheduler get the rate a person would write."""
+    if len(times_s) < 2:
+        return None
+    dt = float(np.median(np.diff(np.asarray(times_s, np.float64))))
+    return float(Fraction(1.0 / dt).limit_denominator(1001)) if dt > 0 else None
+
+
+def resample_slots(times_s: Sequence[float]) -> tuple[float, list[int]]:
     """(fps, source frame shown in each slot) for frame times at the median interval (see module)."""
-    times = np.asarray(times_s, np.float64) - (times_s[0] if times_s else 0.0)
+    times = np.asarray(times_s, np.float64) - (times_s[0] if len(times_s) else 0.0)
     if len(times) < 2:
         return 30.0, list(range(len(times)))
-    dt = float(np.median(np.diff(times)))
-    if not dt > 0:
+    rate = median_fps(times)
+    if rate is None:
         raise SourceError("frame times do not increase: cannot derive a frame rate")
-    slots = np.rint(times / dt).astype(np.int64)
+    slots = np.rint(times * rate).astype(np.int64)
     shown, k = [], 0
     for i in range(int(slots[-1]) + 1):
         while k + 1 < len(slots) and slots[k + 1] <= i:
             k += 1
         shown.append(k)
-    return 1.0 / dt, shown
+    return rate, shown
 
 
 @dataclass
@@ -125,16 +137,16 @@ class FootageDataset:
         return list(range(len(self.classes)))
 
     @property
-    def sequences(self) -> list[Sequence]:
+    def sequences(self) -> list[FrameSequence]:
         frame_path = (lambda k: self.path) if self.path.is_file() else (lambda k: self._files[k])
         frames = [Frame(image_id=i, fid=i, path=frame_path(k), t=i / self.fps) for i, k in enumerate(self.shown)]
-        return [Sequence(sid=0, name=self.path.stem or "footage", directory=self.path.parent, frames=frames)]
+        return [FrameSequence(sid=0, name=self.path.stem or "footage", directory=self.path.parent, frames=frames)]
 
     @property
     def image_ids(self) -> list[int]:
         return list(range(len(self.shown)))
 
-    def frame_loader(self, seq: Sequence) -> Callable[[int], np.ndarray]:
+    def frame_loader(self, seq: FrameSequence) -> Callable[[int], np.ndarray]:
         """Stream frame i (a slot) as a BGR image."""
         return lambda i: self.load_source(self.shown[i])
 
@@ -194,8 +206,6 @@ def open_footage(path: str | Path, *, fps: float | None = None, max_frames: int 
         info["times"] = f"constant {rate:g} FPS" + (" (--fps)" if fps is not None else " (image folder)")
     else:
         rate, shown = resample_slots(times)
-        if abs(rate - source.fps) < 1e-6 * rate:
-            rate = source.fps  # the container's exact rate (25, 30000/1001), not 1 / a float median
     info.update(source_frames=len(times), fps=rate, frames=len(shown),
                 repeated=len(shown) - len(set(shown)), merged=len(times) - len(set(shown)))
     if info["repeated"] or info["merged"]:

@@ -6,7 +6,10 @@
 The receiver binds (PULL by default; --pattern sub --connect for a publishing camera). The run
 ends on the sender's end-of-stream message, after --idle-timeout seconds without frames, or
 after --max-frames processed frames. Malformed messages are skipped and counted. Writes
-logs/live.jsonl (the stream log; no ground truth, so no AP) and runtime_profile.json.
+logs/live.jsonl (the stream log; no ground truth, so no AP) and runtime_profile.json; with
+--record also recording.mp4 + recording.json, every received frame at its capture time
+(streaming/recorder.py), which `streaming.run --data RUN/recording.mp4` replays. The log's fps
+is --fps, else the feed's own rate (median interval of the capture times).
 """
 from __future__ import annotations
 
@@ -23,6 +26,7 @@ from data.cli import run_command
 from detector.runner import Detect, FrameRunner
 from streaming.log import StreamLog, write_log
 from streaming.realtime import run_realtime
+from streaming.recorder import CaptureTimes, SessionRecorder
 from streaming.scheduler import POLICIES
 from streaming.zmq_io import ZmqFrameSource
 
@@ -47,12 +51,16 @@ def run_live(
     idle_timeout: float = 5.0,
     max_frames: int | None = None,
     meta: dict | None = None,
+    feed: CaptureTimes | None = None,
+    fps: float | None = None,
 ) -> LiveSummary:
+    """`feed`: the source's on_frame hook, whose capture times give the log's fps unless `fps` is set."""
     out = Path(out)
     run = run_realtime(source, FrameRunner(detector), policy=policy, idle_timeout=idle_timeout,
                        max_frames=max_frames)
+    log_fps = fps or (feed.fps if feed is not None else None) or source.fps
     log = StreamLog(
-        sequence="live", sid=0, fps=source.fps, num_frames=run.num_frames, image_ids=[], classes=list(classes),
+        sequence="live", sid=0, fps=log_fps, num_frames=run.num_frames, image_ids=[], classes=list(classes),
         latency="measured", policy=policy, outputs=run.outputs,
         meta={**(meta or {}), "mode": "live", "received": source.received, "malformed": source.malformed,
               "malformed_reasons": source.malformed_reasons, "failed_frames": run.bad_frames},
@@ -75,7 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--address", default="tcp://127.0.0.1:5555")
     ap.add_argument("--pattern", choices=("pull", "sub"), default="pull")
     ap.add_argument("--connect", action="store_true", help="connect instead of bind")
-    ap.add_argument("--fps", type=float, default=30.0, help="nominal frame rate of the feed")
+    ap.add_argument("--fps", type=float, default=None,
+                    help="nominal frame rate of the feed (default: measured from its capture times; 30 until known)")
+    ap.add_argument("--record", action="store_true",
+                    help="store every received frame in OUT/recording.mp4 (+ .json) for streaming.run --data")
     ap.add_argument("--policy", choices=POLICIES, default="greedy")
     ap.add_argument("--idle-timeout", type=float, default=5.0)
     ap.add_argument("--max-frames", type=int, default=None)
@@ -86,14 +97,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     detector = load_detector(args.model, conf_thresh=args.conf_thresh, nms_thresh=args.nms_thresh,
                              device=args.device)
-    source = ZmqFrameSource(args.address, fps=args.fps, pattern=args.pattern, bind=not args.connect)
+    nominal = args.fps or 30.0
+    feed = SessionRecorder(Path(args.out) / "recording.mp4", nominal_fps=nominal) if args.record else CaptureTimes()
+    source = ZmqFrameSource(args.address, fps=nominal, pattern=args.pattern, bind=not args.connect, on_frame=feed)
     try:
         print(f"listening on {source.endpoint} ({args.pattern})", file=sys.stderr)
         summary = run_live(source, detector, classes=list(detector.classes), out=args.out, policy=args.policy,
                            idle_timeout=args.idle_timeout, max_frames=args.max_frames,
-                           meta={"model": args.model, "device": args.device})
+                           meta={"model": args.model, "device": args.device}, feed=feed, fps=args.fps)
     finally:
         source.close()
+        sidecar = feed.close() if isinstance(feed, SessionRecorder) else None
+    if sidecar is not None:
+        print(f"recorded {len(feed.frames)} frames: {feed.path} (+ {sidecar.name})")
     mean = f"{summary.mean_runtime_s * 1000:.1f} ms" if summary.mean_runtime_s is not None else "-"
     print(f"received {summary.received} frames, processed {summary.processed} (mean runtime {mean}), "
           f"skipped {summary.malformed} malformed message(s); log: {summary.log_path}")

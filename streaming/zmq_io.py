@@ -163,7 +163,8 @@ class ZmqFrameSource:
     the first frame arrives; frame indices come from the headers."""
 
     def __init__(self, address: str, *, fps: float, pattern: str = "pull", bind: bool = True,
-                 clock: Callable[[], float] = time.perf_counter, max_reasons: int = 20) -> None:
+                 clock: Callable[[], float] = time.perf_counter, max_reasons: int = 20,
+                 on_frame: Callable[[dict, bytes, float], None] | None = None) -> None:
         if pattern not in _RECV_PATTERNS:
             raise ValueError(f"receiver pattern must be one of {list(_RECV_PATTERNS)}, got {pattern!r}")
         self.fps = float(fps)
@@ -176,6 +177,9 @@ class ZmqFrameSource:
         self.ended = False
         self._max_reasons = max_reasons
         self._offset: float | None = None
+        # Called with (header, payload, arrival clock time) for every valid frame, also the ones
+        # the detector will skip: the session recorder (streaming/recorder.py) stores them all.
+        self.on_frame = on_frame
 
     def start(self) -> None:
         pass  # the socket is live from construction so no frame is missed before start
@@ -207,6 +211,8 @@ class ZmqFrameSource:
                 self.ended = True
                 break
             self.received += 1
+            if self.on_frame is not None:
+                self.on_frame(header, parts[1], arrived)
             if header["frame_index"] > last:
                 fresh.append((header, parts[1], arrived))
         # Newest first; among equal indices the later message wins. Older frames are dropped
