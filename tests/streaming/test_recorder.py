@@ -21,6 +21,7 @@ import pytest
 from data.cli import run_command
 from data.video import VideoSource
 from data.video_dataset import open_footage
+from eval_streaming.render import main as render_main
 from streaming.detect import demo_model_path
 from streaming.log import read_log
 from streaming.recorder import SessionRecorder
@@ -100,6 +101,10 @@ def test_live_record_then_replay_with_its_trace_takes_the_same_frames(tmp_path):
     recording = live_dir / "recording.mp4"
     footage = open_footage(recording)
     assert footage.fps == FPS and len(footage.shown) == len(frames)
+
+    # the live log renders from its recording (no annotations, no ground truth)
+    assert run_command(render_main, ["--log", str(live_dir)]) == 0
+    assert sum(1 for _ in VideoSource(live_dir / "videos" / "live.mp4")) == live.num_frames
 
     replay_dir = tmp_path / "replay"
     code = run_command(run_main, ["--data", str(recording), "--model", str(demo_model_path()),
