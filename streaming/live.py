@@ -74,12 +74,26 @@ def run_live(
     )
 
 
+def live_model(model: str) -> tuple[str, list[str]]:
+    """The model to run and why: as given, else what footage gets (streaming.footage), warned on stderr."""
+    if model:
+        return model, []
+    from streaming.detect import demo_model_path
+    from streaming.footage import default_footage_model
+
+    model, warnings = default_footage_model()
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return model or str(demo_model_path()), warnings
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Bad input (model file, address) raises; run_command turns it into exit code 2."""
     from detector.api import DEMO_CONF_THRESH, DEMO_NMS_THRESH, load_detector
 
     ap = argparse.ArgumentParser(prog="python -m streaming.live", description=__doc__.split("\n")[0])
-    ap.add_argument("--model", required=True, help="checkpoint/.onnx/.xml/.engine or zoo name")
+    ap.add_argument("--model", default="", help="checkpoint/.onnx/.xml/.engine or zoo name (default: the COCO "
+                    "YOLOX-S when its weights are cached, else the demo model, with a warning)")
     ap.add_argument("--address", default="tcp://127.0.0.1:5555")
     ap.add_argument("--pattern", choices=("pull", "sub"), default="pull")
     ap.add_argument("--connect", action="store_true", help="connect instead of bind")
@@ -95,7 +109,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default="runs/live")
     args = ap.parse_args(argv)
-    detector = load_detector(args.model, conf_thresh=args.conf_thresh, nms_thresh=args.nms_thresh,
+    model, warnings = live_model(args.model)
+    detector = load_detector(model, conf_thresh=args.conf_thresh, nms_thresh=args.nms_thresh,
                              device=args.device)
     nominal = args.fps or 30.0
     feed = SessionRecorder(Path(args.out) / "recording.mp4", nominal_fps=nominal) if args.record else CaptureTimes()
@@ -104,7 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"listening on {source.endpoint} ({args.pattern})", file=sys.stderr)
         summary = run_live(source, detector, classes=list(detector.classes), out=args.out, policy=args.policy,
                            idle_timeout=args.idle_timeout, max_frames=args.max_frames,
-                           meta={"model": args.model, "device": args.device}, feed=feed, fps=args.fps)
+                           meta={"model": model, "device": args.device, "warnings": warnings}, feed=feed,
+                           fps=args.fps)
     finally:
         source.close()
         sidecar = feed.close() if isinstance(feed, SessionRecorder) else None
