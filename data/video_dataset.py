@@ -123,6 +123,7 @@ class FootageDataset:
     shown: list[int]  # slot i shows source frame shown[i]
     load_source: Callable[[int], np.ndarray]
     info: dict = field(default_factory=dict)
+    files: list[Path] = field(default_factory=list)  # an image folder's files (empty for a video)
     classes: tuple[str, ...] = ARGOVERSE_HD_CLASSES
     coco_mapping: tuple[int, ...] = COCO_TO_ARGOVERSE_HD
     has_annotations: bool = False
@@ -138,7 +139,7 @@ class FootageDataset:
 
     @property
     def sequences(self) -> list[FrameSequence]:
-        frame_path = (lambda k: self.path) if self.path.is_file() else (lambda k: self._files[k])
+        frame_path = (lambda k: self.files[k]) if self.files else (lambda k: self.path)
         frames = [Frame(image_id=i, fid=i, path=frame_path(k), t=i / self.fps) for i, k in enumerate(self.shown)]
         return [FrameSequence(sid=0, name=self.path.stem or "footage", directory=self.path.parent, frames=frames)]
 
@@ -158,8 +159,6 @@ class FootageDataset:
 
     def ground_truth(self, image_id: int) -> GroundTruth:
         return GroundTruth(np.zeros((0, 4), np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64))
-
-    _files: list[Path] = field(default_factory=list)
 
 
 def _video_times(source: VideoSource, limit: int) -> list[float]:
@@ -210,4 +209,4 @@ def open_footage(path: str | Path, *, fps: float | None = None, max_frames: int 
                 repeated=len(shown) - len(set(shown)), merged=len(times) - len(set(shown)))
     if info["repeated"] or info["merged"]:
         info["resampled"] = f"variable frame rate resampled to {rate:.3f} FPS (median interval)"
-    return FootageDataset(path, rate, shown, load, info, _files=list(files))
+    return FootageDataset(path, rate, shown, load, info, files=list(files))
