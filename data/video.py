@@ -146,20 +146,31 @@ def default_codec() -> str:
         return "mpeg4"
 
 
+# Time base of timestamped (variable frame rate) videos: MPEG's 90 kHz clock, 11 us resolution.
+TIMED_TIME_BASE = Fraction(1, 90_000)
+
+
 class VideoWriter:
-    """Write BGR frames to an MP4 at a constant `fps`; use as a context manager."""
+    """Write BGR frames to an MP4; use as a context manager.
+
+    By default frame k is shown at k / fps. With `timed`, every `write` takes the frame's own
+    time in seconds (variable frame rate, as a live feed delivers it) and `fps` is only the
+    nominal rate in the header. `lossless` stores the BGR pixels exactly (libx264rgb, crf 0):
+    a recording that is replayed must give the detector the frames the live run saw.
+    """
 
     def __init__(self, path: str | Path, fps: float, size: tuple[int, int], *, codec: str | None = None,
-                 crf: int = 20) -> None:
+                 crf: int = 20, timed: bool = False, lossless: bool = False) -> None:
         self.path = Path(path)
         width, height = int(size[0]), int(size[1])
-        if width <= 0 or height <= 0 or width % 2 or height % 2:
+        if width <= 0 or height <= 0 or (not lossless and (width % 2 or height % 2)):
             raise ValueError(f"{self.path}: frame size must be positive and even for yuv420p, got {width}x{height}")
         if not fps > 0:
             raise ValueError(f"{self.path}: fps must be positive, got {fps!r}")
         self.size = (width, height)
         self.fps = float(fps)
-        self.codec = codec or default_codec()
+        self.codec = codec or ("libx264rgb" if lossless else default_codec())
+        self.timed = timed
         self.path.parent.mkdir(parents=True, exist_ok=True)
         rate = Fraction(fps).limit_denominator(1001)
         self._container = av.open(str(self.path), mode="w")
@@ -169,16 +180,22 @@ class VideoWriter:
             self._container.close()
             raise
         self._stream.width, self._stream.height = width, height
-        self._stream.pix_fmt = "yuv420p"
-        self._stream.codec_context.time_base = 1 / rate
-        if self.codec == "libx264":
+        self._stream.pix_fmt = "bgr24" if lossless else "yuv420p"
+        self._stream.codec_context.time_base = TIMED_TIME_BASE if timed else 1 / rate
+        if timed:
+            self._stream.time_base = TIMED_TIME_BASE
+        if lossless:
+            self._stream.options = {"crf": "0", "preset": "veryfast"}
+        elif self.codec == "libx264":
             self._stream.options = {"crf": str(crf), "preset": "veryfast"}
         else:
             self._stream.bit_rate = 8_000_000
         self.frames_written = 0
+        self._last_pts = 0
         self._closed = False
 
-    def write(self, frame_bgr: np.ndarray) -> None:
+    def write(self, frame_bgr: np.ndarray, t_s: float | None = None) -> None:
+        """Append a frame; a timed writer needs its time `t_s` (seconds, increasing)."""
         if self._closed:
             raise ValueError(f"{self.path}: writer is closed")
         w, h = self.size
@@ -187,7 +204,16 @@ class VideoWriter:
                 f"{self.path}: expected a uint8 frame of shape {(h, w, 3)}, got {frame_bgr.dtype} {frame_bgr.shape}"
             )
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame_bgr), format="bgr24")
-        frame.pts = self.frames_written
+        if self.timed:
+            if t_s is None:
+                raise ValueError(f"{self.path}: a timed writer needs each frame's time t_s")
+            pts = round(t_s / TIMED_TIME_BASE)
+            if self.frames_written and pts <= self._last_pts:
+                pts = self._last_pts + 1  # the container needs strictly increasing pts
+            self._last_pts = pts
+            frame.pts, frame.time_base = pts, TIMED_TIME_BASE
+        else:
+            frame.pts = self.frames_written
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
         self.frames_written += 1

@@ -2,6 +2,12 @@
 
     python -m eval_streaming.render --log RUN_DIR --annotations FILE [--data ROOT]
         [--forecast none|kalman|bytetrack] [--eta 0] [--out DIR] [--max-sequences N]
+    python -m eval_streaming.render --log RUN_DIR [--data VIDEO]     # footage or a live run
+
+Without --annotations the frames come from footage, with no ground truth drawn: --data VIDEO
+(a video file or image folder), else the run's recording (streaming.live --record writes
+RUN_DIR/recording.mp4, whose sidecar maps the live log's frame indices to recorded frames),
+else the footage the run's config.yaml streamed (streaming.run --data VIDEO).
 
 One MP4 per sequence at the stream's fps (default RUN_DIR/videos/<sequence>.mp4). Frame j shows
 the image with its ground truth (thin grey boxes) and, in class colours with scores, the
@@ -25,6 +31,7 @@ import numpy as np
 from data.argoverse import ArgoverseHD
 from data.cli import run_command
 from data.detections import Detections
+from data.video_dataset import FootageDataset, is_footage, open_footage, read_sidecar
 from detector.draw import draw_detections
 from eval_streaming.pairing import Pairing
 from streaming.log import StreamLog, read_logs
@@ -99,19 +106,28 @@ def compose_frame(image: np.ndarray, ground_truth: np.ndarray, prediction: Detec
     return np.vstack([band, canvas])
 
 
-def render_sequence(log: StreamLog, pairing: Pairing, frame_paths: Sequence[Path],
+def render_sequence(log: StreamLog, pairing: Pairing, frames: Sequence[Path] | Callable[[int], np.ndarray],
                     ground_truth: Callable[[int], np.ndarray], path: str | Path, *, forecast: str = "none",
                     eta: float = 0.0, max_width: int = MAX_WIDTH, min_score: float = MIN_SCORE,
                     progress: bool = True) -> RenderedVideo:
-    """Write one sequence's video; ground_truth(j) gives frame j's boxes (N, 4) xyxy pixels."""
+    """Write one sequence's video; `frames` are the image files or a loader of frame j (footage
+    decodes a video), ground_truth(j) gives frame j's boxes (N, 4) xyxy pixels."""
     from tqdm import tqdm
 
     from data.coco import read_image
     from data.video import VideoWriter
 
-    if len(frame_paths) != pairing.num_frames:
-        raise ValueError(f"stream log of {log.sequence!r}: {pairing.num_frames} frames paired "
-                         f"but {len(frame_paths)} images given")
+    if callable(frames):
+        load_frame = frames
+    else:
+        if len(frames) != pairing.num_frames:
+            raise ValueError(f"stream log of {log.sequence!r}: {pairing.num_frames} frames paired "
+                             f"but {len(frames)} images given")
+        paths = list(frames)
+
+        def load_frame(j: int) -> np.ndarray:
+            return read_image(Path(paths[j]))
+
     processed = {o.frame_index for o in log.outputs}
     result = RenderedVideo(log.sequence, None)
     writer = None
@@ -119,7 +135,7 @@ def render_sequence(log: StreamLog, pairing: Pairing, frame_paths: Sequence[Path
         for j in tqdm(range(pairing.num_frames), desc=f"video {log.sequence}", unit="frame", leave=False,
                       disable=not progress):
             try:
-                image = read_image(Path(frame_paths[j]))
+                image = load_frame(j)
             except (OSError, ValueError) as e:  # missing or corrupt image: skip, count, go on
                 result.skipped.append(f"frame {j}: {e}")
                 continue
@@ -156,10 +172,57 @@ def render_logs(logs: Sequence[StreamLog], pairings: Sequence[Pairing], dataset:
         def boxes(j: int, frames=frames) -> np.ndarray:
             return dataset.ground_truth(frames[j].image_id).boxes if dataset.has_annotations else np.zeros((0, 4))
 
-        videos.append(render_sequence(log, pairing, [f.path for f in frames], boxes,
+        source = dataset.frame_loader(seq) if hasattr(dataset, "frame_loader") else [f.path for f in frames]
+        videos.append(render_sequence(log, pairing, source, boxes,
                                       Path(out) / f"{log.sequence}.mp4", forecast=forecast, eta=eta,
                                       max_width=max_width, min_score=min_score, progress=progress))
     return videos
+
+
+def footage_of_run(data: str | None, run_dir: Path) -> FootageDataset:
+    """The footage a run without annotations streamed (see the module docstring)."""
+    if data:
+        return open_footage(data)
+    if (run_dir / "recording.mp4").is_file():
+        return open_footage(run_dir / "recording.mp4")
+    if (run_dir / "config.yaml").is_file():
+        from data.config import load_config
+        from streaming.config import StreamingConfig
+
+        cfg = load_config(StreamingConfig, run_dir / "config.yaml")
+        if cfg.data and is_footage(cfg.data):
+            return open_footage(cfg.data, fps=None if cfg.fps_from_footage else cfg.fps, max_frames=cfg.max_frames)
+    raise FileNotFoundError(f"{run_dir}: no recording.mp4 and no footage in config.yaml; pass --annotations FILE "
+                            f"for a dataset run or --data VIDEO")
+
+
+def footage_frames(log: StreamLog, footage: FootageDataset) -> Callable[[int], np.ndarray]:
+    """Frame j of the log as an image: a live log's j is the sender's frame index, found through
+    the recording's sidecar (a PUB feed may have lost frames); otherwise the footage's frame j."""
+    if log.meta.get("mode") != "live":
+        if len(footage.shown) < log.num_frames:
+            raise ValueError(f"{footage.path}: {len(footage.shown)} frames, but the stream log of "
+                             f"{log.sequence!r} has {log.num_frames}")
+        return footage.frame_loader(footage.sequences[0])
+    side = read_sidecar(footage.path)
+    position = {int(f["index"]): k for k, f in enumerate(side["frames"])} if side else {}
+
+    def load(j: int) -> np.ndarray:
+        if side and j not in position:
+            raise ValueError(f"{footage.path}: frame {j} of the live stream was not recorded")
+        return footage.load_source(position.get(j, j))
+
+    return load
+
+
+def render_footage(logs: Sequence[StreamLog], pairings: Sequence[Pairing], footage: FootageDataset,
+                   out: str | Path, *, forecast: str = "none", eta: float = 0.0, max_sequences: int = 0,
+                   max_width: int = MAX_WIDTH, min_score: float = MIN_SCORE) -> list[RenderedVideo]:
+    """Videos of logs made on footage or on a live feed: no ground truth to draw."""
+    return [render_sequence(log, pairing, footage_frames(log, footage), lambda j: np.zeros((0, 4)),
+                            Path(out) / f"{log.sequence}.mp4", forecast=forecast, eta=eta, max_width=max_width,
+                            min_score=min_score)
+            for log, pairing in list(zip(logs, pairings))[: max_sequences or None]]
 
 
 def report_videos(videos: Sequence[RenderedVideo]) -> None:
@@ -193,8 +256,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     ap = argparse.ArgumentParser(prog="python -m eval_streaming.render", description=__doc__.split("\n")[0])
     ap.add_argument("--log", required=True, help="run folder, logs folder or one stream log file")
-    ap.add_argument("--annotations", required=True, help="Argoverse-HD style annotation JSON")
-    ap.add_argument("--data", default=None, help="image root (default: the run's config, else the annotation folder's parent)")
+    ap.add_argument("--annotations", default=None,
+                    help="Argoverse-HD style annotation JSON; without it: footage or a live run (no ground truth)")
+    ap.add_argument("--data", default=None, help="image root (default: the run's config, else the annotation "
+                    "folder's parent); without --annotations a video file or image folder")
     ap.add_argument("--forecast", default="none", choices=FORECAST_METHODS)
     ap.add_argument("--eta", type=float, default=0.0,
                     help="the sAP toolkit's --eta: frame j shows what was available at (j - eta) / fps")
@@ -211,6 +276,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     run_dir = run_folder(location)
     check_run_complete(run_dir)  # an interrupted run's logs would render as if it were whole
     logs = read_logs(location)
+    out = Path(args.out) if args.out else run_dir / "videos"
+    if args.annotations is None:
+        pairings = pair_logs(logs, eta=args.eta, forecast=args.forecast)
+        videos = render_footage(logs, pairings, footage_of_run(args.data, run_dir), out, forecast=args.forecast,
+                                eta=args.eta, max_sequences=args.max_sequences, max_width=args.max_width,
+                                min_score=args.min_score)
+        report_videos(videos)
+        return 0 if any(v.path is not None for v in videos) else 1
     annotations = Path(args.annotations)
     if not annotations.is_file():
         raise FileNotFoundError(f"{annotations}: annotation file not found")
@@ -221,7 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     dataset = ArgoverseHD(annotations, root, check_images=False)
     check_compatible(logs, dataset)
     pairings = pair_logs(logs, eta=args.eta, forecast=args.forecast, annotations=dataset)
-    videos = render_logs(logs, pairings, dataset, Path(args.out) if args.out else run_dir / "videos",
+    videos = render_logs(logs, pairings, dataset, out,
                          forecast=args.forecast, eta=args.eta, max_sequences=args.max_sequences,
                          max_width=args.max_width, min_score=args.min_score)
     report_videos(videos)

@@ -39,7 +39,10 @@ class StreamingConfig:
     annotations: str = ""  # default: DATA/annotations/SPLIT.json (test-meta.json for split test)
     split: str = "val"
     fps: float = 30.0
-    latency: str = "measured"  # measured | fixed:SECONDS | profile:FILE
+    # Footage (--data VIDEO or an image folder without annotations): frame times from the file
+    # (data.video_dataset); False: constant `fps` (what --fps asks for).
+    fps_from_footage: bool = True
+    latency: str = "measured"  # measured | fixed:SECONDS | profile:FILE | trace:FILE (streaming.latency)
     policy: str = "greedy"  # greedy | shrinking-tail
     perf_factor: float = 1.0  # simulated hardware speed-up: runtimes are divided by it
     input_size: tuple[int, int] | None = None  # input_hw: (H, W) of the network; None = the model's own

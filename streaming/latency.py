@@ -5,6 +5,10 @@ Spec strings (CLI `--latency`):
     fixed:SECONDS   the same runtime for every frame
     profile:FILE    runtimes drawn from an empirical profile (JSON list, JSON object with a
                     "runtimes" list such as runtime_profile.json, or whitespace-separated text)
+    trace:FILE      a run's runtimes replayed in order, call k taking the k-th: FILE is a stream
+                    log (each call's occupancy, see `log_occupancy`) or a profile file as above
+                    (its runtimes as listed). Replaying a live recording with its own log as the
+                    trace re-runs the live session's timeline.
 Every model divides its runtime by `perf_factor` (1.2 = hardware 20% faster).
 """
 from __future__ import annotations
@@ -84,6 +88,73 @@ class ProfileLatency(LatencyModel):
         return float(np.mean(self.runtimes)) / self.perf_factor
 
 
+@dataclass
+class TraceLatency(LatencyModel):
+    """Runtimes in the order they were measured; each sequence starts at the first. A stream
+    longer than the trace starts it over (a replay with a slower model may run more calls).
+
+    No expected runtime up front: the run being replayed learnt shrinking-tail's mean from its
+    own runs (the wall-clock runner knows no distribution), and so does its replay."""
+
+    runtimes: np.ndarray = field(default_factory=lambda: np.zeros(1))
+    perf_factor: float = 1.0
+    spec: str = "trace:"
+    _next: int = 0
+
+    def reset(self, key: int) -> None:
+        self._next = 0
+
+    def runtime(self, measured: float | None) -> float:
+        value = float(self.runtimes[self._next % len(self.runtimes)])
+        self._next += 1
+        return value / self.perf_factor
+
+
+def log_occupancy(t_start: np.ndarray, t_done: np.ndarray, frame_index: np.ndarray, fps: float) -> np.ndarray:
+    """How long each call of a logged run kept the detector from the next one, as the simulator
+    must replay it to take the same frames.
+
+    A wall-clock run pays more than the detector's runtime between two calls: receiving,
+    decoding, the loop itself (milliseconds, more when a recorder shares the CPU). Replaying
+    bare runtimes lets the simulated clock run ahead of the live one by that much per call, and
+    after a few calls it takes other frames. So call k lasts until the live runner took its
+    next frame, at the next call's start, when it went on without waiting: the next frame had
+    arrived before call k finished, or the runner passed over an arrived frame (it only looked
+    once a newer one was there). Otherwise it lasts until call k's own finish: the runner then
+    waited for the next frame, which the simulator does by itself. Times are measured from where
+    the simulator starts call k: the later of the previous call's end and its frame's arrival
+    (index / fps). A live log of a greedy run is reproduced; shrinking-tail's deliberate waits
+    count as occupancy."""
+    arrival = frame_index / fps
+    ends = t_done.copy()
+    went_on = (arrival[1:] <= t_done[:-1]) | (frame_index[1:] - 1 > frame_index[:-1])
+    ends[:-1][went_on] = t_start[1:][went_on]
+    occupancy = np.empty_like(ends)
+    free = -np.inf
+    for k in range(len(ends)):
+        start = max(free, arrival[k])
+        occupancy[k] = max(ends[k] - start, 0.0)
+        free = start + occupancy[k]
+    return occupancy
+
+
+def load_trace(path: str | Path) -> np.ndarray:
+    """Occupancies of a stream log's calls in order (log_occupancy), or a profile file's runtimes."""
+    from streaming.log import SCHEMA, read_log
+
+    path = Path(path)
+    if path.is_file() and path.suffix == ".jsonl":
+        with path.open("r", encoding="utf-8") as f:
+            first = f.readline()
+        if SCHEMA in first:
+            log = read_log(path)
+            if not log.outputs:
+                raise LatencySpecError(f"{path}: stream log has no outputs, so no runtimes to replay")
+            column = lambda key: np.asarray([getattr(o, key) for o in log.outputs], np.float64)  # noqa: E731
+            return log_occupancy(column("t_start"), column("t_done"), column("frame_index"), log.fps)
+    return load_profile(path)
+
+
 def load_profile(path: str | Path) -> np.ndarray:
     """Read runtimes (seconds) from a profile file; errors name the file and the problem."""
     path = Path(path)
@@ -135,4 +206,6 @@ def parse_latency(spec: str, *, perf_factor: float = 1.0, seed: int = 0) -> Late
         return FixedLatency(seconds=seconds, perf_factor=perf_factor, spec=spec)
     if kind == "profile" and arg:
         return ProfileLatency(runtimes=load_profile(arg), seed=seed, perf_factor=perf_factor, spec=spec)
-    raise LatencySpecError(f"unknown latency spec {spec!r}: use measured, fixed:SECONDS or profile:FILE")
+    if kind == "trace" and arg:
+        return TraceLatency(runtimes=load_trace(arg), perf_factor=perf_factor, spec=spec)
+    raise LatencySpecError(f"unknown latency spec {spec!r}: use measured, fixed:SECONDS, profile:FILE or trace:FILE")

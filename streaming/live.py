@@ -9,7 +9,10 @@ ends on the sender's end-of-stream message, after --idle-timeout seconds without
 or after --max-frames processed frames. Malformed messages are skipped and counted by reason; a
 restarted sender starts a new segment of the same stream. Writes logs/live.jsonl (the stream
 log, one line per output as it is produced; no ground truth, so no AP) and runtime_profile.json.
-Ctrl-C or SIGTERM stops the run with one line and keeps every processed frame in the log.
+Ctrl-C or SIGTERM stops the run with one line and keeps every processed frame in the log. With
+--record also recording.mp4 + recording.json, every received frame at its capture time
+(streaming/recorder.py), which `streaming.run --data RUN/recording.mp4` replays. The log's fps
+is --fps, else the feed's own rate (median interval of the capture times).
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from data.cli import run_command
 from detector.runner import Detect, FrameRunner
 from streaming.log import LogWriter, StreamLog, StreamOutput
 from streaming.realtime import run_realtime
+from streaming.recorder import CaptureTimes, SessionRecorder
 from streaming.scheduler import POLICIES
 from streaming.zmq_io import ZmqFrameSource
 
@@ -55,9 +59,12 @@ def run_live(
     idle_timeout: float = 5.0,
     max_frames: int | None = None,
     meta: dict | None = None,
+    feed: CaptureTimes | None = None,
+    fps: float | None = None,
 ) -> LiveSummary:
     """Run until the feed ends; the log is written as outputs come, and completed (footer,
-    runtime profile) also when the run is interrupted or fails, before the error propagates."""
+    runtime profile) also when the run is interrupted or fails, before the error propagates.
+    `feed`: the source's on_frame hook, whose capture times give the log's fps unless `fps` is set."""
     out = Path(out)
     header = StreamLog(sequence="live", sid=0, fps=source.fps, num_frames=0, image_ids=[], classes=list(classes),
                        latency="measured", policy=policy, meta={**(meta or {}), "mode": "live"})
@@ -77,8 +84,9 @@ def run_live(
     finally:
         stats = source.stats()
         runtimes = [o.runtime for o in outputs]
+        log_fps = fps or (feed.fps if feed is not None else None) or source.fps
         path = writer.close(source.feed.last_stream_index + 1,
-                            {**stats, "failed_frames": runner.bad_frames, "interrupted": interrupted})
+                            {**stats, "failed_frames": runner.bad_frames, "interrupted": interrupted}, fps=log_fps)
         (out / "runtime_profile.json").write_text(json.dumps({"runtimes": runtimes, **(meta or {})}, indent=1) + "\n")
     return LiveSummary(
         received=source.received, processed=len(outputs), malformed=source.malformed,
@@ -86,6 +94,19 @@ def run_live(
         mean_runtime_s=float(np.mean(runtimes)) if runtimes else None, log_path=path,
         rejected=dict(source.rejected), feed_fps=source.feed.feed_fps(), segments=source.feed.num_segments,
     )
+
+
+def live_model(model: str) -> tuple[str, list[str]]:
+    """The model to run and why: as given, else what footage gets (streaming.footage), warned on stderr."""
+    if model:
+        return model, []
+    from streaming.detect import demo_model_path
+    from streaming.footage import default_footage_model
+
+    model, warnings = default_footage_model()
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return model or str(demo_model_path()), warnings
 
 
 def _interrupt(signum: int, frame: object) -> None:
@@ -97,11 +118,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     from detector.api import DEMO_CONF_THRESH, DEMO_NMS_THRESH, load_detector
 
     ap = argparse.ArgumentParser(prog="python -m streaming.live", description=__doc__.split("\n")[0])
-    ap.add_argument("--model", required=True, help="checkpoint/.onnx/.xml/.engine or zoo name")
+    ap.add_argument("--model", default="", help="checkpoint/.onnx/.xml/.engine or zoo name (default: the COCO "
+                    "YOLOX-S when its weights are cached, else the demo model, with a warning)")
     ap.add_argument("--address", default="tcp://127.0.0.1:5555")
     ap.add_argument("--pattern", choices=("pull", "sub"), default="pull")
     ap.add_argument("--connect", action="store_true", help="connect instead of bind")
-    ap.add_argument("--fps", type=float, default=30.0, help="nominal frame rate of the feed")
+    ap.add_argument("--fps", type=float, default=None,
+                    help="nominal frame rate of the feed (default: measured from its capture times; 30 until known)")
+    ap.add_argument("--record", action="store_true",
+                    help="store every received frame in OUT/recording.mp4 (+ .json) for streaming.run --data")
     ap.add_argument("--policy", choices=POLICIES, default="greedy")
     ap.add_argument("--idle-timeout", type=float, default=5.0, help="seconds without any message that end the run")
     ap.add_argument("--startup-timeout", type=float, default=float("inf"),
@@ -112,10 +137,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--out", default="runs/live")
     args = ap.parse_args(argv)
-    detector = load_detector(args.model, conf_thresh=args.conf_thresh, nms_thresh=args.nms_thresh,
+    model, warnings = live_model(args.model)
+    detector = load_detector(model, conf_thresh=args.conf_thresh, nms_thresh=args.nms_thresh,
                              device=args.device)
-    source = ZmqFrameSource(args.address, fps=args.fps, pattern=args.pattern, bind=not args.connect,
-                            startup_timeout=args.startup_timeout)
+    nominal = args.fps or 30.0
+    feed = SessionRecorder(Path(args.out) / "recording.mp4", nominal_fps=nominal) if args.record else CaptureTimes()
+    source = ZmqFrameSource(args.address, fps=nominal, pattern=args.pattern, bind=not args.connect,
+                            startup_timeout=args.startup_timeout, on_frame=feed)
     # signal handlers can only be set from the main thread (tests run main in a thread)
     in_main = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _interrupt) if in_main else None
@@ -123,11 +151,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"listening on {source.endpoint} ({args.pattern})", file=sys.stderr)
         summary = run_live(source, detector, classes=list(detector.classes), out=args.out, policy=args.policy,
                            idle_timeout=args.idle_timeout, max_frames=args.max_frames,
-                           meta={"model": args.model, "device": args.device})
+                           meta={"model": model, "device": args.device, "warnings": warnings}, feed=feed,
+                           fps=args.fps)
     finally:
         if in_main:
             signal.signal(signal.SIGTERM, previous)
         source.close()
+        sidecar = feed.close() if isinstance(feed, SessionRecorder) else None
+    if sidecar is not None:
+        print(f"recorded {len(feed.frames)} frames: {feed.path} (+ {sidecar.name})")
     mean = f"{summary.mean_runtime_s * 1000:.1f} ms" if summary.mean_runtime_s is not None else "-"
     print(f"received {summary.received} frames, processed {summary.processed} (mean runtime {mean}), "
           f"skipped {summary.malformed} malformed message(s); log: {summary.log_path}")

@@ -109,11 +109,14 @@ class LogWriter:
     def write(self, out: StreamOutput) -> None:
         self._write(_output_line(out))
 
-    def close(self, num_frames: int, meta: dict | None = None) -> Path:
-        """Write the footer and close; the log is complete only after this."""
+    def close(self, num_frames: int, meta: dict | None = None, *, fps: float | None = None) -> Path:
+        """Write the footer and close; the log is complete only after this. `fps`: the feed's
+        rate measured over the run, which replaces the header's nominal one."""
         if not self._file.closed:
-            self._write(json.dumps({"footer": {"num_frames": int(num_frames), "meta": meta or {}}},
-                                   separators=(",", ":")))
+            footer = {"num_frames": int(num_frames), "meta": meta or {}}
+            if fps is not None:
+                footer["fps"] = float(fps)
+            self._write(json.dumps({"footer": footer}, separators=(",", ":")))
             self._file.close()
         return self.path
 
@@ -209,17 +212,18 @@ def read_log(path: str | Path) -> StreamLog:
             outputs.append(out)
     if header is None:
         raise StreamLogError(f"{path}: empty stream log (no header line)")
-    num_frames, meta = header["num_frames"], header["meta"]
+    num_frames, meta, fps = header["num_frames"], header["meta"], float(header["fps"])
     if header["num_frames"] is None:
         seen = max((o.frame_index for o in outputs), default=-1) + 1
         if footer is None:
             num_frames, meta = max(num_frames or 0, seen), {**meta, "complete": False}
         else:
             num_frames, meta = footer["num_frames"], {**meta, **footer["meta"], "complete": True}
+            fps = float(footer.get("fps", fps))
             if seen > num_frames:
                 raise StreamLogError(f"{path}: footer num_frames {num_frames} but an output has frame {seen - 1}")
     return StreamLog(
-        sequence=header["sequence"], sid=header["sid"], fps=float(header["fps"]),
+        sequence=header["sequence"], sid=header["sid"], fps=fps,
         num_frames=num_frames, image_ids=list(header["image_ids"]),
         classes=list(header["classes"]), latency=header["latency"], policy=header["policy"],
         outputs=outputs, perf_factor=float(header["perf_factor"]), seed=header["seed"],
@@ -229,7 +233,8 @@ def read_log(path: str | Path) -> StreamLog:
 
 def _parse_footer(obj: object, where: str) -> dict:
     if (not isinstance(obj, dict) or not isinstance(obj.get("num_frames"), int) or isinstance(obj["num_frames"], bool)
-            or obj["num_frames"] < 0 or not isinstance(obj.get("meta"), dict)):
+            or obj["num_frames"] < 0 or not isinstance(obj.get("meta"), dict)
+            or ("fps" in obj and not (_is_number(obj["fps"]) and obj["fps"] > 0))):
         raise StreamLogError(f"{where}: footer must be {{\"num_frames\": int >= 0, \"meta\": {{...}}}}")
     return obj
 

@@ -57,8 +57,12 @@ def run_realtime(
                 break
             index, _ = picked
             # The source waits until frame `index` has arrived (its t_start) and returns it or
-            # a newer one: the newest arrived frame after index - 1.
-            frame = source.next_after(index - 1, idle_timeout)
+            # a newer one: the newest arrived frame after index - 1. Greedy needs no index from
+            # the clock: it takes the newest frame after the last one processed, so a live feed
+            # whose real rate differs from the nominal fps is not waited for (the index from
+            # floor(now * fps) would run ahead of a slower feed and wait ever longer).
+            after = scheduler.last_frame if policy == "greedy" else index - 1
+            frame = source.next_after(after, idle_timeout)
             if frame is None:
                 break
             run.last_frame_seen = max(run.last_frame_seen, frame.index)

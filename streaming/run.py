@@ -11,19 +11,29 @@ report.md + report.json, config.yaml (resolved), runtime_profile.json (replayabl
 every frame with the prediction it is scored with (see eval_streaming.render). The folder is
 written as <out>.partial-<pid> and replaces --out only when everything is written
 (streaming/run_folder.py): a typo or Ctrl-C never costs the previous run.
+
+    python -m streaming.run --data dashcam.mp4 --video            # any video or image folder
+    python -m streaming.run --data runs/live/recording.mp4 --latency trace:runs/live/logs/live.jsonl
+
+Footage (streaming.footage) streams at the file's own frame times and is reported without AP
+(processed / dropped frames, latency; `--pseudo-gt offline` adds a score against the model's own
+offline detections, reported apart).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from data.cli import run_command
 from data.config import load_config
 from eval_streaming.evaluate import evaluate_logs, submission_records, write_submission
-from eval_streaming.report import EvalResult, format_report, write_report
+from eval_streaming.report import EvalResult, write_report
+from eval_streaming.unlabeled import PSEUDO_GT_MODES, append_footage_report, footage_summary, score_against_pseudo_gt
 from streaming.config import StreamingConfig
+from streaming.footage import prepare_footage, uses_footage
 from streaming.scheduler import POLICIES, TIMING_MODES
 from streaming.session import stream_session
 from trackers import FORECAST_METHODS
@@ -44,11 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override (repeatable)")
     ap.add_argument("--model", help="checkpoint/.onnx/.xml/.engine, zoo name, or 'oracle' (ground truth as "
                     "detections); default: the bundled demo model")
-    ap.add_argument("--fps", type=float)
-    ap.add_argument("--data", help="Argoverse-HD image root, or 'synthetic' (default)")
+    ap.add_argument("--fps", type=float, help="frame rate (default 30); for footage: a constant rate instead "
+                    "of the file's timestamps")
+    ap.add_argument("--data", help="Argoverse-HD image root, 'synthetic' (default), or footage: a video file "
+                    "or an image folder (no annotations; frames at the file's own times)")
     ap.add_argument("--annotations", help="annotation JSON (default DATA/annotations/SPLIT.json)")
     ap.add_argument("--split")
-    ap.add_argument("--latency", help="measured | fixed:SECONDS | profile:FILE")
+    ap.add_argument("--latency", help="measured | fixed:SECONDS | profile:FILE | trace:FILE (a stream log's or "
+                    "runtime_profile.json's runtimes replayed in order)")
     ap.add_argument("--policy", choices=POLICIES)
     ap.add_argument("--perf-factor", dest="perf_factor", type=float)
     ap.add_argument("--input-size", dest="input_size", type=int, nargs=2, metavar=("H", "W"))
@@ -69,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="skip the every-frame pass (no offline AP; only processed frames are run)")
     ap.add_argument("--video", action="store_true", default=None,
                     help="write videos/<sequence>.mp4 showing each frame's scored prediction")
+    ap.add_argument("--pseudo-gt", dest="pseudo_gt", choices=PSEUDO_GT_MODES, default="none",
+                    help="footage only: score the stream against the same model's offline detections "
+                    "(reported apart, as 'sAP vs offline pseudo-labels')")
     return ap
 
 
@@ -78,20 +94,36 @@ def config_from_args(args: argparse.Namespace) -> StreamingConfig:
     for flag in ("realtime", "offline", "video"):
         if getattr(args, flag) is not None:
             overrides.append(f"{flag}={json.dumps(getattr(args, flag))}")
+    if args.fps is not None:  # footage: a constant rate instead of the file's times
+        overrides.append("fps_from_footage=false")
     return load_config(StreamingConfig, args.config, overrides + list(args.set))
 
 
-def run(cfg: StreamingConfig) -> EvalResult:
+def run(cfg: StreamingConfig, *, pseudo_gt: str = "none") -> EvalResult:
     """Stream (streaming.session), then score, report, plot and render (eval_streaming); the run
     folder is swapped in as --out only when all of it is written."""
-    session = stream_session(cfg, commit=False)
+    footage = prepare_footage(cfg) if uses_footage(cfg) else None
+    if footage is not None:
+        cfg = footage.cfg
+        for warning in footage.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+    elif pseudo_gt != "none":
+        raise ValueError(f"--pseudo-gt: only for footage without annotations; {cfg.data or 'synthetic'} has them")
+    session = stream_session(cfg, dataset=footage.dataset if footage else None, commit=False)
     logs, dataset, out = session.logs, session.dataset, session.out
-    # A split without annotations (test-meta.json) is paired for the submission, not scored.
-    result, pairings = evaluate_logs(logs, dataset, eta=cfg.eta, forecast=cfg.forecast,
+    # A split without annotations (test-meta.json) is paired for the submission, not scored;
+    # footage has no annotation file at all.
+    result, pairings = evaluate_logs(logs, None if footage else dataset, eta=cfg.eta, forecast=cfg.forecast,
                                      offline_logs=session.offline_logs or None, max_det=cfg.max_det)
     if cfg.submission:
         write_submission(cfg.submission, submission_records(logs, pairings, dataset.category_ids))
     write_report(result, out)
+    if footage is not None:
+        pseudo = None
+        if pseudo_gt == "offline":
+            pseudo = score_against_pseudo_gt(logs, session.offline_logs, footage.dataset.size_wh, eta=cfg.eta,
+                                             forecast=cfg.forecast, max_det=cfg.max_det)
+        append_footage_report(out, footage_summary(result, footage.dataset.info, footage.warnings), pseudo)
     if cfg.plot:
         from eval_streaming.plot import plot_run
 
@@ -109,8 +141,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Bad input (config, model file, dataset) raises; run_command turns it into exit code 2."""
     args = build_parser().parse_args(argv)
     cfg = config_from_args(args)
-    result = run(cfg)
-    print(format_report(result))
+    run(cfg, pseudo_gt=args.pseudo_gt)
+    print((Path(cfg.out) / "report.md").read_text(), end="")  # with the footage section, when there is one
     print(f"run folder: {cfg.out}")
     return 0
 

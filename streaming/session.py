@@ -134,6 +134,9 @@ def stream_dataset(cfg: StreamingConfig, dataset: ArgoverseHD, detector: MappedD
         def load(i: int, frames=frames) -> np.ndarray:
             return read_image(frames[i].path)
 
+        if hasattr(dataset, "frame_loader"):  # footage (data.video_dataset) decodes; a dataset reads files
+            load = dataset.frame_loader(seq)
+
         # the first calls allocate and compile: not in the timings (the oracle has none)
         while n and detector is not None and len(warmup) < WARMUP_CALLS:
             first = FrameRunner(detector, load)(0)
@@ -178,14 +181,15 @@ def stream_dataset(cfg: StreamingConfig, dataset: ArgoverseHD, detector: MappedD
     return logs, offline_logs, measured, warmup
 
 
-def stream_session(cfg: StreamingConfig, *, commit: bool = True) -> StreamSession:
-    """Everything of a run up to scoring (see the module docstring)."""
+def stream_session(cfg: StreamingConfig, *, dataset: Any = None, commit: bool = True) -> StreamSession:
+    """Everything of a run up to scoring (see the module docstring); `dataset` given (footage the
+    command opened to learn its frame rate, data.video_dataset) replaces resolving cfg.data."""
     out = check_out_location(cfg.out)
     oracle = is_oracle(cfg.model)
     if oracle:
         check_oracle_latency(cfg.latency, realtime=cfg.realtime)
     raw = None if oracle else load_stream_detector(cfg)  # first: a bad model file fails before any data work
-    dataset = resolve_dataset(cfg)
+    dataset = dataset if dataset is not None else resolve_dataset(cfg)
     detector = None if raw is None else map_to_dataset(raw, dataset, cfg.model or "demo model")
     if not dataset.sequences[: cfg.max_sequences or None]:
         raise ValueError(f"{dataset.annotation_file}: no sequences to stream")

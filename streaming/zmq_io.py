@@ -101,7 +101,8 @@ class ZmqFrameSource:
 
     def __init__(self, address: str, *, fps: float, pattern: str = "pull", bind: bool = True,
                  clock: Callable[[], float] = time.perf_counter, max_reasons: int = 20,
-                 startup_timeout: float = float("inf")) -> None:
+                 startup_timeout: float = float("inf"),
+                 on_frame: Callable[[dict, bytes, float], None] | None = None) -> None:
         if pattern not in _RECV_PATTERNS:
             raise ValueError(f"receiver pattern must be one of {list(_RECV_PATTERNS)}, got {pattern!r}")
         self.fps = float(fps)
@@ -118,6 +119,9 @@ class ZmqFrameSource:
         self._created = clock()
         self._startup_timeout = startup_timeout
         self._last_message: float | None = None
+        # Called with (header, payload, arrival clock time) for every valid frame, also the ones
+        # the detector will skip: the session recorder (streaming/recorder.py) stores them all.
+        self.on_frame = on_frame
 
     @property
     def malformed(self) -> int:
@@ -163,6 +167,9 @@ class ZmqFrameSource:
                 self.ended = True
                 break
             self.received += 1
+            if self.on_frame is not None:  # in stream terms: a restarted sender's frames continue the stream
+                index, t_stream, header = placed
+                self.on_frame({**header, "frame_index": index, "t": t_stream}, parts[1], arrived)
             if placed[0] > last:
                 fresh.append((*placed, parts[1]))
         # Newest first; among equal indices the later message wins. Older frames are dropped

@@ -76,3 +76,33 @@ def test_profile_sampling_is_seeded_per_sequence(tmp_path):
     assert draws(0, 0) == draws(0, 0)
     assert draws(0, 0) != draws(1, 0)
     assert draws(0, 0) != draws(0, 1)
+
+
+def test_trace_replays_runtimes_in_order_per_sequence(tmp_path):
+    import json as _json
+
+    from streaming.latency import parse_latency
+
+    profile = tmp_path / "runtime_profile.json"
+    profile.write_text(_json.dumps({"runtimes": [0.1, 0.2, 0.3]}))
+    model = parse_latency(f"trace:{profile}", perf_factor=2.0)
+    assert model.expected_runtime() is None  # shrinking-tail learns the mean, as the traced run did
+    model.reset(0)
+    assert [model.runtime(None) for _ in range(4)] == [0.05, 0.1, 0.15, 0.05]  # wraps around
+    model.reset(1)
+    assert model.runtime(None) == 0.05
+
+
+def test_log_occupancy_by_hand():
+    import numpy as np
+
+    from streaming.latency import log_occupancy
+
+    # 10 FPS. Call 0 on frame 0 [0, 0.15]: frame 1 (0.1) had arrived, the runner went on at 0.16.
+    # Call 1 on frame 1 [0.16, 0.18]: frame 2 arrives at 0.2 after it, the runner waited.
+    # Call 2 on frame 2 [0.205, 0.29]: frame 3 (0.3) not there yet, but the runner took frame 4 at
+    # 0.41, passing over frame 3: it looked only then, so call 2 lasted until 0.41.
+    t_start = np.array([0.0, 0.16, 0.205, 0.41])
+    t_done = np.array([0.15, 0.18, 0.29, 0.45])
+    occupancy = log_occupancy(t_start, t_done, np.array([0, 1, 2, 4]), 10.0)
+    assert np.allclose(occupancy, [0.16, 0.02, 0.41 - 0.2, 0.04])
