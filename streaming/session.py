@@ -153,22 +153,24 @@ def stream_dataset(cfg: StreamingConfig, dataset: ArgoverseHD, detector: MappedD
         def advance(index: int) -> None:
             bar.update(index + 1 - bar.n)
 
-        cache = None
-        if detector is None:
-            cache = OfflinePass(*oracle_pass(dataset, header["image_ids"]))
-        elif cfg.offline:
-            cache = offline_pass(FrameRunner(detector, load), n, on_frame=advance)
-        if cache is not None:
-            measured += cache.measured
-            off = StreamLog(latency="offline", policy="offline", outputs=offline_outputs(cache.detections, cfg.fps),
-                            meta={**meta, "bad_frames": cache.bad_frames, "runtimes": cache.runtimes}, **header)
-            offline_logs.append(off)
-            write_log(off, out / "offline" / f"{seq.name}.jsonl")
-            bar.reset(total=n)
-            bar.set_description(seq.name)
-        stream = build_stream_pass(detector, load, fps=cfg.fps, latency=latency, policy=cfg.policy, key=seq.sid,
-                                   realtime=cfg.realtime, cache=cache, timing=cfg.timing).run(n, advance)
-        bar.close()
+        try:  # the bar is cleared also on Ctrl-C, so the one-line message starts on its own line
+            cache = None
+            if detector is None:
+                cache = OfflinePass(*oracle_pass(dataset, header["image_ids"]))
+            elif cfg.offline:
+                cache = offline_pass(FrameRunner(detector, load), n, on_frame=advance)
+            if cache is not None:
+                measured += cache.measured
+                off = StreamLog(latency="offline", policy="offline", outputs=offline_outputs(cache.detections, cfg.fps),
+                                meta={**meta, "bad_frames": cache.bad_frames, "runtimes": cache.runtimes}, **header)
+                offline_logs.append(off)
+                write_log(off, out / "offline" / f"{seq.name}.jsonl")
+                bar.reset(total=n)
+                bar.set_description(seq.name)
+            stream = build_stream_pass(detector, load, fps=cfg.fps, latency=latency, policy=cfg.policy, key=seq.sid,
+                                       realtime=cfg.realtime, cache=cache, timing=cfg.timing).run(n, advance)
+        finally:
+            bar.close()
         # With the every-frame pass its runtimes are the profile; the stream's would count twice.
         measured += [] if cfg.offline else stream.measured
         log = StreamLog(latency=cfg.latency, policy=cfg.policy, outputs=stream.outputs, timing=cfg.timing,

@@ -30,6 +30,17 @@ def tiny_config(ann, img_dir, **kw) -> TrainConfig:
 
 
 def test_a_few_iterations_reduce_the_loss(tmp_path):
+    # One intra-op thread: the reduction order (and so 25 steps of SGD) then does not depend on
+    # the machine or on what another test left behind; the setting is restored afterwards.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _reduce_the_loss(tmp_path)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _reduce_the_loss(tmp_path):
     torch.manual_seed(0)
     ann, img_dir = make_toy_coco(tmp_path / "d", n_images=4, size=(96, 64), seed=1)
     ds = YOLOXTrainDataset(ImageSource(CocoDataset(ann, img_dir), HW), AugmentConfig(), seed=0)

@@ -29,7 +29,7 @@ from streaming.run import main as run_main
 from streaming.zmq_io import FrameSender, encode_frame
 from tests.support.street_clip import bikes_path
 
-FPS = 25.0  # the clip's rate; the sender stamps frame i with i / FPS
+FPS = 50.0  # faster than the demo detector on any CPU, so frames are dropped; frame i is stamped i / FPS
 
 
 def _free_port() -> int:
@@ -122,7 +122,7 @@ def test_live_record_then_replay_with_its_trace_takes_the_same_frames(tmp_path):
     # differs there by one frame and the timelines agree again at the next call.
     live_set, replay_set = set(live_frames), set(replay_frames)
     print("agreement", len(live_set & replay_set) / len(live_set | replay_set))
-    assert abs(len(replay_frames) - len(live_frames)) <= 2
+    assert abs(len(replay_frames) - len(live_frames)) <= 3
     # every pick that differs is a neighbour of a live pick
     assert all(f in live_set or f - 1 in live_set or f + 1 in live_set for f in replay_set)
-    assert len(live_set & replay_set) >= 0.8 * len(live_set | replay_set)
+    assert len(live_set & replay_set) >= 0.6 * len(live_set | replay_set)  # 0.83-1.0 seen at 50 FPS on this CPU
