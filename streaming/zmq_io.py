@@ -79,8 +79,10 @@ class FrameSender:
     def send_eos(self) -> None:
         self.socket.send_multipart([json.dumps({"eos": True}).encode()])
 
-    def close(self) -> None:
-        self.socket.close()
+    def close(self, linger_s: float = 5.0) -> None:
+        """Close after delivering what is still queued (up to `linger_s`): the sockets are made
+        with LINGER 0, which would drop the last frames and the end-of-stream of a busy sender."""
+        self.socket.close(linger=int(linger_s * 1000))
 
     def __enter__(self) -> "FrameSender":
         return self
