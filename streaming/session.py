@@ -146,8 +146,9 @@ def stream_dataset(cfg: StreamingConfig, dataset: ArgoverseHD, detector: MappedD
         header = dict(sequence=seq.name, sid=seq.sid, fps=cfg.fps, num_frames=n,
                       image_ids=[f.image_id for f in frames], classes=list(dataset.classes),
                       perf_factor=cfg.perf_factor, seed=cfg.seed)
+        input_size = getattr(detector.detector, "input_size", None) if detector is not None else None  # oracle: none
         meta: dict[str, Any] = {"model": cfg.model or "demo", "device": cfg.device,
-                                "input_size": list(getattr(getattr(detector, "detector", None), "input_size", []) or [])}
+                                "input_size": list(input_size or [])}
         bar = tqdm(total=n, desc=f"{seq.name} offline" if cfg.offline else seq.name, unit="frame", leave=False)
 
         def advance(index: int) -> None:
