@@ -53,7 +53,7 @@ def main() -> None:
                             frames=args.frames, size=tuple(args.size))
         dataset = ArgoverseHD(root / "annotations" / f"{args.split}.json", root, check_images=False)
         started = time.perf_counter()
-        rows = forecast_table(dataset, latencies_frames=args.latency_frames)
+        rows = forecast_table(dataset, latencies_frames=args.latency_frames, references=True)
         seconds = time.perf_counter() - started
     frames = sum(len(s) for s in dataset.sequences)
     w, h = args.size

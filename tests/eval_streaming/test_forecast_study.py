@@ -58,3 +58,15 @@ def test_needs_the_none_reference(dataset):
 
     with pytest.raises(ValueError, match="'none'"):
         forecast_table(dataset, latencies_frames=(1,), forecasters={"kalman": ForecastConfig(method="kalman")})
+
+
+def test_references_bound_the_forecasters(dataset):
+    rows = forecast_table(dataset, latencies_frames=(0, 3), references=True)
+    ap = {(r["latency_frames"], r["forecast"]): r for r in rows}
+    assert ap[(0, "ideal (ids)")]["AP"] == pytest.approx(100.0, abs=0.1)
+    assert ap[(0, "linear (ids)")]["AP"] == pytest.approx(100.0, abs=0.1)
+    ideal, linear, none = ap[(3, "ideal (ids)")], ap[(3, "linear (ids)")], ap[(3, "none")]
+    assert none["AP"] < linear["AP"] < ideal["AP"]  # perfect association helps, perfect motion more
+    for method in FORECAST_METHODS:
+        assert ap[(3, method)]["AP"] <= ideal["AP"]  # nothing beats knowing where each object is
+    assert 0 < ideal["recovered"] <= 1
