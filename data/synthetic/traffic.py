@@ -32,7 +32,7 @@ def idm(v: float, v0: float, gap: float, dv: float, a: float = 1.4, b: float = 2
 
 def _smooth(x: float) -> float:
     x = min(max(x, 0.0), 1.0)
-    return x * x * (3 - 2 * x)
+    return x * x * x * (10 + x * (-15 + 6 * x))
 
 
 class Traffic:
@@ -231,7 +231,7 @@ class Traffic:
             t0, d0, d1 = lc
             x = (self.t - t0) / LANE_CHANGE_TIME
             a.d = d0 + (d1 - d0) * _smooth(x)
-            rate = (d1 - d0) * 6 * x * (1 - x) / LANE_CHANGE_TIME if x < 1 else 0.0
+            rate = (d1 - d0) * 30 * x * x * (1 - x) ** 2 / LANE_CHANGE_TIME if x < 1 else 0.0
             a.heading = math.atan2(rate, a.direction * max(a.speed, 1.0))
             if x >= 1:
                 del a.state["lc"]
