@@ -20,7 +20,7 @@ from data.detections import Detections
 from detector.backends.base import Backend, ModelFileError, check_model_path, resolve_threads
 from detector.grid import check_input_hw
 from detector.postprocess import decode_outputs, postprocess
-from detector.preprocess import preprocess_batch
+from detector.preprocess import Letterboxer, preprocess_batch
 
 DEMO_CONF_THRESH = 0.3
 DEMO_NMS_THRESH = 0.45
@@ -61,6 +61,7 @@ class Detector:
         self.max_det = int(max_det)
         self.multi_label = bool(multi_label)
         self.class_agnostic = bool(class_agnostic)
+        self._letterbox = Letterboxer(input_hw=backend.input_size, legacy=backend.legacy)
 
     @property
     def name(self) -> str:
@@ -86,7 +87,7 @@ class Detector:
         if run_frames is not None:
             out, ratios, image_hws = run_frames(frames)
         else:
-            batch, ratios, image_hws = self.preprocess(frames)
+            batch, ratios, image_hws = self._letterbox(frames)  # a reused buffer, consumed by run()
             out = self.backend.run(batch)
         return postprocess(out, input_hw=self.input_size, ratios=ratios, image_sizes=image_hws,
                            decoded=self.backend.decoded, conf_thresh=self.conf_thresh,
