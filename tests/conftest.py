@@ -5,18 +5,21 @@ import os
 
 import pytest
 
-from detector.ov_cache import CACHE_ENV
+from detector.ov_cache import CACHE_ENV, CALIBRATION_FRAMES_ENV
 
 
 @pytest.fixture(autouse=True, scope="session")
 def _export_cache_in_tmp(tmp_path_factory):  # noqa: ANN001, ANN202
     """Checkpoints run on a CPU are exported to OpenVINO once and cached (detector.ov_cache): keep
     that cache in the session's temporary folder, never in the user's home, and restore the
-    variable afterwards. Subprocesses inherit it."""
-    previous = os.environ.get(CACHE_ENV)
-    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("export_cache"))
+    variable afterwards; and calibrate automatic INT8 exports on a handful of frames (untrained toy
+    models have no accuracy to keep). Subprocesses inherit both."""
+    settings = {CACHE_ENV: str(tmp_path_factory.mktemp("export_cache")), CALIBRATION_FRAMES_ENV: "6"}
+    previous = {k: os.environ.get(k) for k in settings}
+    os.environ.update(settings)
     yield
-    if previous is None:
-        os.environ.pop(CACHE_ENV, None)
-    else:
-        os.environ[CACHE_ENV] = previous
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
