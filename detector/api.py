@@ -168,7 +168,13 @@ def load_backend(path_or_name: str | Path, *, input_size: Sequence[int] | None =
         from detector.ov_cache import cached_export
         from detector.quantize import DEFAULT_OPENVINO_PRECISION
 
-        path = cached_export(path, fmt=chosen, precision=precision or DEFAULT_OPENVINO_PRECISION, input_hw=size,
+        wanted = precision or DEFAULT_OPENVINO_PRECISION
+        if precision is None and wanted == "int8":
+            import importlib.util
+
+            if importlib.util.find_spec("nncf") is None:  # the default needs NNCF; bf16 needs nothing more
+                wanted = "bf16"
+        path = cached_export(path, fmt=chosen, precision=wanted, input_hw=size,
                              zoo_name=zoo_name, cache=cache_dir)
         kind, size = chosen, None  # the graph has the size fixed
     if kind == "torch":
