@@ -2,6 +2,7 @@
 
     python -m detector.export --model yolox_s --format onnx --output yolox_s.onnx
     python -m detector.export --model runs/train/best.pth --format openvino --output m.xml --input-size 416 416
+    python -m detector.export --model m.pth --format openvino --precision int8 --calibration clip.mp4 --output m.xml
     python -m detector.export --model yolox_s --format onnx --fp16 --output yolox_s_fp16.onnx  # mixed precision
     python -m detector.export --model yolox_s --format engine --output yolox_s.engine   # GPU + TensorRT 10/11
 
@@ -9,7 +10,8 @@ The graph has the official YOLOX layout: input `images` [B, 3, H, W] (BGR 0-255)
 [B, N, 5 + C] with sigmoid obj/cls, raw box regression by default (like the official exporter) or
 decoded boxes with --decode. The metadata (model name, classes, input size, decoded, legacy) is
 written into the file (ONNX metadata_props, OpenVINO rt_info, a JSON sidecar for engines), so that
-load_detector needs nothing else.
+load_detector needs nothing else. OpenVINO IRs also record their precision (f32 / bf16 / int8, the
+default detector.quantize.DEFAULT_OPENVINO_PRECISION; INT8 is calibrated on --calibration frames).
 
 The ONNX exporter is torch.export-based (dynamo, the default since torch 2.9, opset >= 18);
 --opset below 18 uses the TorchScript exporter, which older runtimes may need.

@@ -1,7 +1,9 @@
 """OpenVINO backend: an IR model (.xml + .bin) written by `python -m detector.export --format openvino`.
 
 Metadata lives in the model's rt_info under the "yolox_streaming" section (ONNX metadata_props do
-not survive conversion). An IR without it is handled like an official ONNX export.
+not survive conversion). An IR without it is handled like an official ONNX export. Its
+"precision" (fp32 / bf16 / int8, detector.quantize) sets the CPU plugin's inference precision;
+`backend.precision` says what runs.
 """
 from __future__ import annotations
 
