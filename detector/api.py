@@ -20,10 +20,11 @@ from data.detections import Detections
 from detector.backends.base import Backend, ModelFileError, check_model_path, resolve_threads
 from detector.grid import check_input_hw
 from detector.postprocess import decode_outputs, postprocess
-from detector.preprocess import preprocess_batch
+from detector.preprocess import Letterboxer, preprocess_batch
 
 DEMO_CONF_THRESH = 0.3
 DEMO_NMS_THRESH = 0.45
+BACKEND_CHOICES = ("auto", "torch", "onnx", "openvino", "tensorrt")
 BACKEND_BY_SUFFIX = {".pth": "torch", ".pt": "torch", ".tar": "torch", ".onnx": "onnx", ".xml": "openvino",
                      ".engine": "tensorrt", ".plan": "tensorrt"}
 
@@ -61,6 +62,7 @@ class Detector:
         self.max_det = int(max_det)
         self.multi_label = bool(multi_label)
         self.class_agnostic = bool(class_agnostic)
+        self._letterbox = Letterboxer(input_hw=backend.input_size, legacy=backend.legacy)
 
     @property
     def name(self) -> str:
@@ -86,7 +88,7 @@ class Detector:
         if run_frames is not None:
             out, ratios, image_hws = run_frames(frames)
         else:
-            batch, ratios, image_hws = self.preprocess(frames)
+            batch, ratios, image_hws = self._letterbox(frames)  # a reused buffer, consumed by run()
             out = self.backend.run(batch)
         return postprocess(out, input_hw=self.input_size, ratios=ratios, image_sizes=image_hws,
                            decoded=self.backend.decoded, conf_thresh=self.conf_thresh,
@@ -105,8 +107,9 @@ class Detector:
 
     def __repr__(self) -> str:
         h, w = self.input_size
-        return (f"Detector({self.name!r}, backend={self.backend.kind}, input={h}x{w}, classes={len(self.classes)}, "
-                f"conf={self.conf_thresh}, nms={self.nms_thresh})")
+        precision = f", precision={self.backend.precision}" if self.backend.precision else ""
+        return (f"Detector({self.name!r}, backend={self.backend.kind}{precision}, input={h}x{w}, "
+                f"classes={len(self.classes)}, conf={self.conf_thresh}, nms={self.nms_thresh})")
 
 
 def resolve_model_path(path_or_name: str | Path) -> tuple[Path, str | None]:
@@ -123,9 +126,34 @@ def resolve_model_path(path_or_name: str | Path) -> tuple[Path, str | None]:
     raise FileNotFoundError(f"{path_or_name}: neither a model file nor a zoo name ({', '.join(MODEL_ZOO)})")
 
 
+def choose_backend(kind: str, backend: str | None, *, device: str, path: Path) -> str:
+    """The runtime to use for a file of `kind` (by suffix) when `backend` is asked for.
+
+    None: the file's own runtime. "auto": a checkpoint on a CPU runs through OpenVINO when it is
+    installed (detector.ov_cache exports it once), anything else through its own runtime. A
+    checkpoint can also be asked to run as "onnx" or "openvino" (cached export); an exported
+    graph runs only in its own runtime.
+    """
+    if backend is None:
+        return kind
+    if backend not in BACKEND_CHOICES:
+        raise ValueError(f"backend must be one of {', '.join(BACKEND_CHOICES)}, got {backend!r}")
+    if backend == "auto":
+        if kind != "torch" or device.lower() != "cpu":
+            return kind
+        import importlib.util
+
+        return "openvino" if importlib.util.find_spec("openvino") is not None else "torch"
+    if backend == kind or (kind == "torch" and backend in ("onnx", "openvino")):
+        return backend
+    raise ModelFileError(f"{path}: a {kind} model file cannot run with backend {backend!r} (it runs with {kind!r}; "
+                         "only checkpoints are exported on the fly)")
+
+
 def load_backend(path_or_name: str | Path, *, input_size: Sequence[int] | None = None, device: str = "cpu",
                  fuse: bool = True, legacy: bool | None = None, decoded: bool | None = None,
-                 threads: int | None = None, half: bool = False) -> Backend:
+                 threads: int | None = None, half: bool = False, backend: str | None = None,
+                 precision: str | None = None, cache_dir: str | Path | None = None) -> Backend:
     size = check_input_hw(input_size) if input_size is not None else None
     threads = resolve_threads(threads)  # the same default for every CPU backend
     path, zoo_name = resolve_model_path(path_or_name)
@@ -133,6 +161,22 @@ def load_backend(path_or_name: str | Path, *, input_size: Sequence[int] | None =
     if kind is None:
         known = ", ".join(sorted(BACKEND_BY_SUFFIX))
         raise ModelFileError(f"{path}: unknown model file type {path.suffix or '(no suffix)'!r} (expected {known})")
+    chosen = choose_backend(kind, backend, device=device, path=path)
+    if precision is not None and chosen != "openvino":
+        raise ValueError(f"precision {precision!r} is for the OpenVINO backend, not {chosen!r}")
+    if chosen != kind:  # a checkpoint through an exported graph, built once (detector.ov_cache)
+        from detector.ov_cache import cached_export
+        from detector.quantize import DEFAULT_OPENVINO_PRECISION
+
+        wanted = precision or DEFAULT_OPENVINO_PRECISION
+        if precision is None and wanted == "int8":
+            import importlib.util
+
+            if importlib.util.find_spec("nncf") is None:  # the default needs NNCF; bf16 needs nothing more
+                wanted = "bf16"
+        path = cached_export(path, fmt=chosen, precision=wanted, input_hw=size,
+                             zoo_name=zoo_name, cache=cache_dir)
+        kind, size = chosen, None  # the graph has the size fixed
     if kind == "torch":
         from detector.backends.torch_backend import TorchBackend
 
@@ -146,7 +190,7 @@ def load_backend(path_or_name: str | Path, *, input_size: Sequence[int] | None =
         from detector.backends.openvino_backend import OpenVinoBackend
 
         return OpenVinoBackend(path, device=device, input_size=size, legacy=legacy, decoded=decoded, threads=threads,
-                               half=half)
+                               half=half, precision=precision)
     from detector.backends.tensorrt_backend import TensorRTBackend
 
     return TensorRTBackend(path, device=device if device.startswith("cuda") else "cuda", input_size=size,
@@ -158,7 +202,8 @@ def load_detector(path_or_name: str | Path, *, conf_thresh: float = DEMO_CONF_TH
                   input_size: Sequence[int] | None = None, device: str = "cpu", fuse: bool = True,
                   legacy: bool | None = None, class_names: Sequence[str] | None = None,
                   decoded: bool | None = None, threads: int | None = None, multi_label: bool = False,
-                  class_agnostic: bool = False, half: bool = False) -> Detector:
+                  class_agnostic: bool = False, half: bool = False, backend: str | None = None,
+                  precision: str | None = None, cache_dir: str | Path | None = None) -> Detector:
     """A ready detector for a model file or zoo name.
 
     Defaults are demo thresholds; use detector.postprocess.EVAL_CONF_THRESH and
@@ -169,10 +214,17 @@ def load_detector(path_or_name: str | Path, *, conf_thresh: float = DEMO_CONF_TH
     threads: intra-op CPU threads per inference for torch, ONNX Runtime and OpenVINO (default
     detector.backends.base.default_threads: 1 on <= 2 cores). half: fp16 torch on CUDA; for OpenVINO,
     the plugin's reduced precision (bf16/f16 where the device has it) instead of f32.
+    backend: None = the file's own runtime; "auto" = OpenVINO for a checkpoint on a CPU (exported
+    once and cached by checkpoint SHA-256, precision and input size in `cache_dir`, default
+    $YOLOX_STREAMING_CACHE or ~/.cache/yolox-streaming; detector.ov_cache); "torch" / "onnx" /
+    "openvino" / "tensorrt" insist on one. precision (OpenVINO): f32 / bf16 / int8 for a checkpoint's
+    export (default detector.quantize.DEFAULT_OPENVINO_PRECISION); for an .xml it overrides the
+    precision recorded in the file, except that an f32 or bf16 IR cannot become int8.
     """
-    backend = load_backend(path_or_name, input_size=input_size, device=device, fuse=fuse, legacy=legacy,
-                           decoded=decoded, threads=threads, half=half)
-    return Detector(backend, conf_thresh=conf_thresh, nms_thresh=nms_thresh, max_det=max_det,
+    runtime = load_backend(path_or_name, input_size=input_size, device=device, fuse=fuse, legacy=legacy,
+                           decoded=decoded, threads=threads, half=half, backend=backend, precision=precision,
+                           cache_dir=cache_dir)
+    return Detector(runtime, conf_thresh=conf_thresh, nms_thresh=nms_thresh, max_det=max_det,
                     class_names=class_names, multi_label=multi_label, class_agnostic=class_agnostic)
 
 

@@ -2,6 +2,7 @@
 
     python -m detector.export --model yolox_s --format onnx --output yolox_s.onnx
     python -m detector.export --model runs/train/best.pth --format openvino --output m.xml --input-size 416 416
+    python -m detector.export --model m.pth --format openvino --precision int8 --calibration clip.mp4 --output m.xml
     python -m detector.export --model yolox_s --format onnx --fp16 --output yolox_s_fp16.onnx  # mixed precision
     python -m detector.export --model yolox_s --format engine --output yolox_s.engine   # GPU + TensorRT 10/11
 
@@ -9,7 +10,8 @@ The graph has the official YOLOX layout: input `images` [B, 3, H, W] (BGR 0-255)
 [B, N, 5 + C] with sigmoid obj/cls, raw box regression by default (like the official exporter) or
 decoded boxes with --decode. The metadata (model name, classes, input size, decoded, legacy) is
 written into the file (ONNX metadata_props, OpenVINO rt_info, a JSON sidecar for engines), so that
-load_detector needs nothing else.
+load_detector needs nothing else. OpenVINO IRs also record their precision (f32 / bf16 / int8, the
+default detector.quantize.DEFAULT_OPENVINO_PRECISION; INT8 is calibrated on --calibration frames).
 
 The ONNX exporter is torch.export-based (dynamo, the default since torch 2.9, opset >= 18);
 --opset below 18 uses the TorchScript exporter, which older runtimes may need.
@@ -100,17 +102,31 @@ def _check_names(proto, path: Path) -> None:  # noqa: ANN001
         raise RuntimeError(f"{path}: exporter produced inputs {inputs} / outputs {outputs}, expected images / output")
 
 
-def export_openvino(onnx_path: str | Path, xml_path: str | Path, *, fp16: bool = False) -> Path:
-    """Convert our ONNX file to OpenVINO IR, carrying the metadata into rt_info."""
+def export_openvino(onnx_path: str | Path, xml_path: str | Path, *, fp16: bool = False, precision: str = "fp32",
+                    calibration_frames: list | None = None) -> Path:
+    """Convert our ONNX file to OpenVINO IR, carrying the metadata (and the precision) into rt_info.
+
+    precision (detector.quantize): fp32 / bf16 (the same IR, compiled as recorded) or int8 (NNCF
+    post-training quantization on `calibration_frames`, BGR frames letterboxed as at inference).
+    """
     import onnx
 
     from detector.backends.openvino_backend import import_openvino, write_rt_metadata
+    from detector.quantize import normalise_precision, quantize_int8
 
     ov = import_openvino()
+    precision = normalise_precision(precision)
     xml_path = Path(xml_path)
     xml_path.parent.mkdir(parents=True, exist_ok=True)
     props = {p.key: p.value for p in onnx.load(str(onnx_path), load_external_data=False).metadata_props}
     model = ov.convert_model(str(onnx_path))
+    if precision == "int8":
+        meta = ModelMetadata.from_strings(props, source=str(onnx_path))
+        shape = model.input(0).get_partial_shape()
+        input_hw = meta.input_size or (shape[2].get_length(), shape[3].get_length())
+        model = quantize_int8(model, list(calibration_frames or []), input_hw=tuple(input_hw),
+                              legacy=bool(meta.legacy))
+    props["precision"] = precision
     write_rt_metadata(model, props)
     ov.save_model(model, str(xml_path), compress_to_fp16=fp16)
     return xml_path
@@ -153,21 +169,42 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--legacy", action="store_true", default=None, help="weights expect normalised RGB input")
     ap.add_argument("--fp16", action="store_true", help="ONNX: mixed-precision graph (detector.export_fp16); "
                                                          "OpenVINO: store FP16 weights")
-    ap.add_argument("--precision", choices=["fp32", "fp16", "int8"], default="fp16",
-                    help="engine precision (int8 needs a Q/DQ graph; see detector.backends.tensorrt_build)")
+    ap.add_argument("--precision", choices=["fp32", "f32", "fp16", "bf16", "int8"], default=None,
+                    help="engine: fp32 / fp16 (default) / int8 (needs a Q/DQ graph; detector.backends.tensorrt_build); "
+                         "openvino: f32 / bf16 / int8 (NNCF on --calibration frames), default "
+                         "detector.quantize.DEFAULT_OPENVINO_PRECISION")
+    ap.add_argument("--calibration", default=None,
+                    help="openvino int8: calibration frames, a folder of images, a video or 'synthetic' (default)")
+    ap.add_argument("--calibration-frames", type=int, default=None, help="how many calibration frames to use")
     ap.add_argument("--max-batch", type=int, default=8, help="TensorRT profile maximum with --dynamic-batch")
     ap.add_argument("--random-init", action="store_true", help="untrained zoo model (for latency tests only)")
     ap.add_argument("--num-classes", type=int, default=80, help="with --random-init")
     args = ap.parse_args(argv)
 
+    calibration = None
     if args.format == "engine":  # fail before the (slow) ONNX export when TensorRT is missing
         from detector.backends.tensorrt_build import import_tensorrt
 
         import_tensorrt()
+        args.precision = "fp32" if args.precision == "f32" else (args.precision or "fp16")
+        if args.precision == "bf16":
+            raise ValueError("--precision bf16 is for OpenVINO; TensorRT engines take fp32, fp16 or int8")
     elif args.format == "openvino":
         from detector.backends.openvino_backend import import_openvino
+        from detector.quantize import DEFAULT_OPENVINO_PRECISION, SYNTHETIC, import_nncf, normalise_precision
 
         import_openvino()
+        if args.precision == "fp16":
+            raise ValueError("--precision fp16 is for TensorRT; OpenVINO takes f32, bf16 or int8 (--fp16 stores "
+                             "FP16 weights)")
+        args.precision = normalise_precision(args.precision or DEFAULT_OPENVINO_PRECISION)
+        if args.precision == "int8":
+            import_nncf()
+            calibration = args.calibration or SYNTHETIC  # frames are loaded once the input size is known
+        elif args.calibration:
+            raise ValueError(f"--calibration is for --precision int8, not {args.precision}")
+    elif args.precision is not None:
+        raise ValueError("--precision is for --format openvino or engine; ONNX files take --fp16")
     if (args.format == "onnx" and args.fp16) or (args.format == "engine" and args.precision == "fp16"):
         from detector.export_fp16 import import_float16
 
@@ -182,6 +219,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         meta.legacy = True
     input_hw = check_input_hw(args.input_size or meta.input_size or DEFAULT_INPUT_SIZE, what="--input-size")
     meta.input_size = input_hw
+    if calibration is not None:
+        from detector.quantize import DEFAULT_CALIBRATION_FRAMES, load_calibration_frames
+
+        calibration = load_calibration_frames(calibration, input_hw=input_hw,
+                                              count=args.calibration_frames or DEFAULT_CALIBRATION_FRAMES)
     out = args.output
     if args.format == "onnx" and not args.fp16:
         export_onnx(model, out, input_size=input_hw, metadata=meta, decode=args.decode,
@@ -191,7 +233,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             onnx_path = export_onnx(model, Path(tmp) / "model.onnx", input_size=input_hw, metadata=meta,
                                     decode=args.decode, dynamic_batch=args.dynamic_batch, opset=args.opset)
             if args.format == "openvino":
-                export_openvino(onnx_path, out, fp16=args.fp16)
+                export_openvino(onnx_path, out, fp16=args.fp16, precision=args.precision,
+                                calibration_frames=calibration)
             elif args.format == "onnx":
                 from detector.export_fp16 import convert_onnx_to_fp16
 
@@ -204,7 +247,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 if args.precision == "fp16":  # strongly typed TensorRT 11 takes the precision from the graph
                     onnx_path = convert_onnx_to_fp16(onnx_path, Path(tmp) / "model_fp16.onnx")
                 build_engine(onnx_path, out, precision=args.precision, max_batch=args.max_batch, metadata=meta)
-    print(f"wrote {out} ({args.format}, {meta.model_name}, {input_hw[0]}x{input_hw[1]}, "
+    shown = f"{args.format} {args.precision}" if args.precision else args.format
+    print(f"wrote {out} ({shown}, {meta.model_name}, {input_hw[0]}x{input_hw[1]}, "
           f"{'decoded' if args.decode else 'raw'} boxes, {model.num_classes} classes)")
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import cv2
 import numpy as np
 
 from data.boxes import cxcywh_to_xyxy
@@ -51,57 +52,52 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_thresh: float, *, max_keep: i
     """Greedy NMS on xyxy boxes; indices of the kept boxes, highest score first.
 
     A box is suppressed when its IoU with a kept box is > iou_thresh (torchvision/OpenCV rule).
-    Ties in score keep the lower index first. Stops after `max_keep` boxes, which bounds the
-    cost at low confidence thresholds where thousands of candidates survive.
+    Ties in score keep the lower index first (OpenCV sorts stably). At most `max_keep` boxes.
+    Boxes with a score of exactly 0 are dropped (OpenCV keeps scores > its threshold, which must be >= 0).
     """
-    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
-    order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
-    areas = np.clip(boxes[:, 2] - boxes[:, 0], 0, None) * np.clip(boxes[:, 3] - boxes[:, 1], 0, None)
-    keep: list[int] = []
-    limit = len(order) if max_keep is None else max_keep
-    while order.size and len(keep) < limit:
-        i = int(order[0])
-        keep.append(i)
-        rest = order[1:]
-        if not rest.size:
-            break
-        lt = np.maximum(boxes[i, :2], boxes[rest, :2])
-        rb = np.minimum(boxes[i, 2:], boxes[rest, 2:])
-        inter = np.prod(np.clip(rb - lt, 0, None), axis=1)
-        union = areas[i] + areas[rest] - inter
-        iou = np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
-        order = rest[iou <= iou_thresh]
-    return np.asarray(keep, dtype=np.int64)
+    return batched_nms(boxes, scores, None, iou_thresh, max_keep=max_keep)
 
 
-def batched_nms(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray, iou_thresh: float, *,
+def batched_nms(boxes: np.ndarray, scores: np.ndarray, labels: np.ndarray | None, iou_thresh: float, *,
                 max_keep: int | None = None) -> np.ndarray:
-    """Class-aware NMS: boxes of different classes never suppress each other.
+    """Class-aware NMS: boxes of different classes never suppress each other (labels None: one class).
 
-    Each class is shifted to its own region of the plane (offset = label * (max coord + 1)), so a
-    single NMS pass over all boxes never compares two classes.
+    OpenCV's C++ NMS (cv2.dnn.NMSBoxes / NMSBoxesBatched, which shifts each class to its own region
+    of the plane); the Python loop it replaced cost more than the network on crowded frames.
     """
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     if boxes.size == 0:
         return np.zeros(0, dtype=np.int64)
-    span = float(np.abs(boxes).max()) + 1.0
-    shifted = boxes + (np.asarray(labels, dtype=np.float64) * span)[:, None]
-    return nms(shifted, scores, iou_thresh, max_keep=max_keep)
+    xywh = np.empty_like(boxes)
+    xywh[:, :2] = boxes[:, :2]
+    np.clip(boxes[:, 2:] - boxes[:, :2], 0.0, None, out=xywh[:, 2:])  # a degenerate box has no area, as before
+    scores = np.ascontiguousarray(scores, dtype=np.float32).reshape(-1)
+    # OpenCV's top_k caps the candidates before suppression, not the kept boxes: cut afterwards.
+    # Its greedy loop compares each candidate with the kept boxes only, so the uncut run stays cheap.
+    if labels is None:
+        keep = cv2.dnn.NMSBoxes(xywh, scores, 0.0, float(iou_thresh))
+    else:
+        ids = np.ascontiguousarray(labels, dtype=np.int32).reshape(-1)
+        keep = cv2.dnn.NMSBoxesBatched(xywh, scores, ids, 0.0, float(iou_thresh))
+    keep = np.asarray(keep, dtype=np.int64).reshape(-1)
+    return keep if max_keep is None else keep[:max_keep]
 
 
-def _candidates(pred: Any, conf_thresh: float, multi_label: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One image's decoded output [N, 5+C] -> (cxcywh boxes, scores, labels) above the threshold."""
+def _candidates(pred: Any, conf_thresh: float, multi_label: bool
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One image's output [N, 5+C] -> (box columns [K, 4], scores, labels, anchor indices) of the
+    K (anchor, class) pairs above the threshold; the boxes as the output has them (decoded or raw)."""
     if isinstance(pred, np.ndarray):
-        obj, cls = pred[:, 4:5], pred[:, 5:]
+        obj, cls = pred[:, 4], pred[:, 5:]
         if multi_label:
-            anchor, label = np.nonzero(obj * cls >= conf_thresh)
-            score = (obj[anchor, 0] * cls[anchor, label])
+            anchor, label = np.nonzero(obj[:, None] * cls >= conf_thresh)
+            score = obj[anchor] * cls[anchor, label]
         else:
             label = cls.argmax(axis=1)
-            score = obj[:, 0] * cls[np.arange(len(cls)), label]
-            anchor = np.nonzero(score >= conf_thresh)[0]
+            score = obj * np.take_along_axis(cls, label[:, None], axis=1)[:, 0]
+            anchor = np.flatnonzero(score >= conf_thresh)
             label, score = label[anchor], score[anchor]
-        return pred[anchor, :4], score, label
+        return pred[anchor, :4], score, label, anchor
     import torch
 
     obj, cls = pred[:, 4:5], pred[:, 5:]
@@ -114,7 +110,7 @@ def _candidates(pred: Any, conf_thresh: float, multi_label: bool) -> tuple[np.nd
         anchor = torch.nonzero(score >= conf_thresh, as_tuple=True)[0]
         label, score = label[anchor], score[anchor]
     as_np = lambda t: t.detach().float().cpu().numpy() if t.is_floating_point() else t.cpu().numpy()  # noqa: E731
-    return as_np(pred[anchor, :4]), as_np(score), as_np(label)
+    return as_np(pred[anchor, :4]), as_np(score), as_np(label), as_np(anchor)
 
 
 def postprocess(outputs: Any, *, input_hw: tuple[int, int], ratios: Sequence[float],
@@ -130,19 +126,32 @@ def postprocess(outputs: Any, *, input_hw: tuple[int, int], ratios: Sequence[flo
         raise ValueError(f"expected head output of shape [B, N, 5 + C], got {tuple(outputs.shape)}")
     if len(ratios) != outputs.shape[0] or len(image_sizes) != outputs.shape[0]:
         raise ValueError(f"batch of {outputs.shape[0]} outputs but {len(ratios)} ratios / {len(image_sizes)} sizes")
+    # numpy: threshold first and decode only the survivors (a few dozen of thousands of anchors);
+    # torch: decode on the device, where the whole tensor costs nothing extra.
+    grid = None
     if not decoded:
-        outputs = decode_outputs(outputs, input_hw, strides)
+        if isinstance(outputs, np.ndarray):
+            grid = cached_grid(input_hw, strides)
+            if outputs.shape[1] != len(grid[1]):
+                raise ValueError(f"head output has {outputs.shape[1]} anchors but an input of "
+                                 f"{input_hw[0]}x{input_hw[1]} has {len(grid[1])} (strides {strides})")
+        else:
+            outputs = decode_outputs(outputs, input_hw, strides)
     results = []
     for b in range(outputs.shape[0]):
-        cxcywh, scores, labels = _candidates(outputs[b], conf_thresh, multi_label)
+        cxcywh, scores, labels, anchor = _candidates(outputs[b], conf_thresh, multi_label)
         if len(scores) == 0:
             results.append(Detections.empty())
             continue
-        boxes = cxcywh_to_xyxy(np.asarray(cxcywh, dtype=np.float32))
+        cxcywh = np.asarray(cxcywh, dtype=np.float32)
+        if grid is not None:
+            with np.errstate(over="ignore"):  # exp() overflow gives inf, dropped below
+                cxcywh = decode_boxes(cxcywh, grid[0][anchor], grid[1][anchor])
+        boxes = cxcywh_to_xyxy(cxcywh)
         finite = np.isfinite(boxes).all(axis=1)
         if not finite.all():  # exp() overflow (e.g. an fp16 engine): such a box cannot be mapped back
             boxes, scores, labels = boxes[finite], scores[finite], labels[finite]
-        groups = np.zeros_like(labels) if class_agnostic else labels
+        groups = None if class_agnostic else labels
         keep = batched_nms(boxes, scores, groups, nms_thresh, max_keep=max_det)
         boxes = unletterbox_boxes(boxes[keep], float(ratios[b]), image_sizes[b])
         results.append(Detections(boxes, scores[keep].astype(np.float32), labels[keep].astype(np.int64)))

@@ -93,6 +93,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--max-det", type=int, default=300)
     ap.add_argument("--input-size", type=int, nargs=2, metavar=("H", "W"), default=None)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--backend", choices=("auto", "torch", "onnx", "openvino", "tensorrt"), default="auto",
+                    help="auto: a .pth on a CPU runs through OpenVINO, exported once and cached (detector.ov_cache)")
+    ap.add_argument("--precision", choices=("f32", "bf16", "int8"), default=None, help="OpenVINO compute precision")
     ap.add_argument("--batch", type=int, default=1, help="images per detector call")
     ap.add_argument("--classes", type=Path, default=None, help="JSON list of class names")
     ap.add_argument("--legacy", action="store_true", default=None, help="normalised-RGB (YOLOX 0.1.0) weights")
@@ -103,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     names = json.loads(args.classes.read_text()) if args.classes else None
     detector = load_detector(args.model, conf_thresh=args.conf, nms_thresh=args.nms, max_det=args.max_det,
                              input_size=args.input_size, device=args.device, legacy=args.legacy,
-                             class_names=names)
+                             class_names=names, backend=args.backend, precision=args.precision)
     args.save.mkdir(parents=True, exist_ok=True)
     src = args.source
     if src.is_dir():

@@ -100,6 +100,59 @@ def preprocess_batch(frames: Sequence[np.ndarray], input_hw: tuple[int, int], *,
     return batch, ratios, image_hws
 
 
+class Letterboxer:
+    """`preprocess_batch` into one reused float32 batch: the per-frame path of a running detector.
+
+    Each frame is resized straight into its slot of the batch (channel planes written from the
+    resized image, only the padding strips filled with 114), so no canvas, no fresh allocation and
+    no full-frame float conversion pass happen per call; the result is identical to
+    `preprocess_batch`. The returned batch is overwritten by the next call: pass it to a backend
+    and do not keep it. Not thread-safe (one per detector, which runs one batch at a time).
+    """
+
+    def __init__(self, *, input_hw: tuple[int, int], legacy: bool = False) -> None:
+        self.input_hw = (int(input_hw[0]), int(input_hw[1]))
+        self.legacy = bool(legacy)
+        self._batch = np.empty((0, 3, *self.input_hw), dtype=np.float32)
+        self._resized: dict[tuple[int, int], np.ndarray] = {}  # (new_h, new_w) -> uint8 scratch
+
+    def __call__(self, frames: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
+        if self.legacy:  # rare (YOLOX 0.1.0 weights): the plain path
+            return preprocess_batch(frames, self.input_hw, legacy=True)
+        if isinstance(frames, np.ndarray) and frames.ndim == 3:
+            raise FrameError("expected a list of frames, got a single (H, W, 3) array; wrap it in a list")
+        if len(frames) == 0:
+            raise FrameError("expected at least one frame, got an empty list")
+        if self._batch.shape[0] < len(frames):
+            self._batch = np.empty((len(frames), 3, *self.input_hw), dtype=np.float32)
+        batch = self._batch[:len(frames)]
+        ratios = np.empty(len(frames), dtype=np.float64)
+        image_hws = []
+        in_h, in_w = self.input_hw
+        for i, frame in enumerate(frames):
+            check_frame(frame, index=i)
+            h, w = frame.shape[:2]
+            r = letterbox_ratio((h, w), self.input_hw)
+            new_w, new_h = max(int(w * r), 1), max(int(h * r), 1)
+            if (new_w, new_h) == (w, h):
+                resized = frame
+            else:
+                resized = self._resized.get((new_h, new_w))
+                if resized is None:
+                    if len(self._resized) > 8:  # a stream of ever-changing frame sizes
+                        self._resized.clear()
+                    resized = self._resized.setdefault((new_h, new_w), np.empty((new_h, new_w, 3), np.uint8))
+                cv2.resize(frame, (new_w, new_h), dst=resized, interpolation=cv2.INTER_LINEAR)
+            out = batch[i]
+            for c in range(3):  # plane by plane: a strided read, a contiguous write, no temporaries
+                out[c, :new_h, :new_w] = resized[:, :, c]
+            out[:, new_h:, :] = PAD_VALUE
+            out[:, :new_h, new_w:] = PAD_VALUE
+            ratios[i] = r
+            image_hws.append((int(h), int(w)))
+        return batch, ratios, image_hws
+
+
 def unletterbox_boxes(boxes_xyxy: np.ndarray, ratio: float, image_hw: tuple[int, int]) -> np.ndarray:
     """Boxes in network-input pixels -> boxes in original-image pixels, clipped to the image."""
     boxes = np.asarray(boxes_xyxy, dtype=np.float32) / np.float32(ratio)

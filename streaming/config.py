@@ -56,6 +56,10 @@ class StreamingConfig:
     submission: str = ""  # also write paired results as a COCO results list here
     seed: int = 0
     device: str = "cpu"
+    # auto: a checkpoint on a CPU runs through OpenVINO (exported once, cached; detector.ov_cache);
+    # torch | onnx | openvino | tensorrt insist on one (detector.api.choose_backend).
+    backend: str = "auto"
+    precision: str = ""  # OpenVINO f32 | bf16 | int8; "" = detector.quantize.DEFAULT_OPENVINO_PRECISION
     conf_thresh: float = EVAL_CONF_THRESH  # low, as for AP evaluation
     nms_thresh: float = EVAL_NMS_THRESH
     # Also run every frame once: gives offline AP, and the simulation then replays detections
@@ -91,5 +95,9 @@ class StreamingConfig:
                 raise ConfigError(str(e)) from None
         if self.realtime and (self.latency != "measured" or self.perf_factor != 1.0):
             raise ConfigError("realtime runs at the speed of this machine: use latency 'measured', perf_factor 1")
+        if self.backend not in ("auto", "torch", "onnx", "openvino", "tensorrt"):
+            raise ConfigError(f"backend: {self.backend!r} is not one of auto, torch, onnx, openvino, tensorrt")
+        if self.precision not in ("", "f32", "fp32", "bf16", "int8"):
+            raise ConfigError(f"precision: {self.precision!r} is not one of f32, bf16, int8")
         if self.max_sequences < 0 or self.max_frames < 0 or self.video_max_sequences < 0:
             raise ConfigError("max_sequences, max_frames and video_max_sequences must be >= 0")

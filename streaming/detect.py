@@ -46,7 +46,8 @@ def load_stream_detector(cfg: StreamingConfig) -> Detector:
                 f"OpenVINO .xml or TensorRT .engine) or a zoo name"
             )
         model = str(path)
-    kwargs: dict[str, Any] = {"conf_thresh": cfg.conf_thresh, "nms_thresh": cfg.nms_thresh, "device": cfg.device}
+    kwargs: dict[str, Any] = {"conf_thresh": cfg.conf_thresh, "nms_thresh": cfg.nms_thresh, "device": cfg.device,
+                              "backend": cfg.backend, "precision": cfg.precision or None}
     if cfg.input_size is not None:
         kwargs["input_size"] = tuple(cfg.input_size)
     return load_detector(model, **kwargs)

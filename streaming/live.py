@@ -30,7 +30,7 @@ import numpy as np
 from data.cli import run_command
 from detector.runner import Detect, FrameRunner
 from streaming.log import LogWriter, StreamLog, StreamOutput
-from streaming.realtime import run_realtime
+from streaming.realtime import Throughput, run_realtime, throughput
 from streaming.recorder import CaptureTimes, SessionRecorder
 from streaming.scheduler import POLICIES
 from streaming.zmq_io import ZmqFrameSource
@@ -47,6 +47,7 @@ class LiveSummary:
     rejected: dict[str, int] = field(default_factory=dict)  # reason -> count
     feed_fps: float | None = None  # measured from the capture times
     segments: int = 0
+    throughput: Throughput | None = None  # what the detector achieved on the wall clock
 
 
 def run_live(
@@ -93,6 +94,7 @@ def run_live(
         malformed_reasons=list(source.malformed_reasons),
         mean_runtime_s=float(np.mean(runtimes)) if runtimes else None, log_path=path,
         rejected=dict(source.rejected), feed_fps=source.feed.feed_fps(), segments=source.feed.num_segments,
+        throughput=throughput(outputs, source.received),
     )
 
 
@@ -135,11 +137,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--conf-thresh", type=float, default=DEMO_CONF_THRESH)
     ap.add_argument("--nms-thresh", type=float, default=DEMO_NMS_THRESH)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--backend", choices=("auto", "torch", "onnx", "openvino", "tensorrt"), default="auto",
+                    help="auto: a .pth on a CPU runs through OpenVINO, exported once and cached (detector.ov_cache)")
+    ap.add_argument("--precision", choices=("f32", "bf16", "int8"), default=None, help="OpenVINO compute precision")
     ap.add_argument("--out", default="runs/live")
     args = ap.parse_args(argv)
     model, warnings = live_model(args.model)
     detector = load_detector(model, conf_thresh=args.conf_thresh, nms_thresh=args.nms_thresh,
-                             device=args.device)
+                             device=args.device, backend=args.backend, precision=args.precision)
+    print(f"detector: {detector!r}", file=sys.stderr)
     nominal = args.fps or 30.0
     feed = SessionRecorder(Path(args.out) / "recording.mp4", nominal_fps=nominal) if args.record else CaptureTimes()
     source = ZmqFrameSource(args.address, fps=nominal, pattern=args.pattern, bind=not args.connect,
@@ -151,7 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"listening on {source.endpoint} ({args.pattern})", file=sys.stderr)
         summary = run_live(source, detector, classes=list(detector.classes), out=args.out, policy=args.policy,
                            idle_timeout=args.idle_timeout, max_frames=args.max_frames,
-                           meta={"model": model, "device": args.device, "warnings": warnings}, feed=feed,
+                           meta={"model": model, "device": args.device, "warnings": warnings,
+                                 "backend": detector.backend.kind, "precision": detector.backend.precision},
+                           feed=feed,
                            fps=args.fps)
     finally:
         if in_main:
@@ -163,6 +171,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     mean = f"{summary.mean_runtime_s * 1000:.1f} ms" if summary.mean_runtime_s is not None else "-"
     print(f"received {summary.received} frames, processed {summary.processed} (mean runtime {mean}), "
           f"skipped {summary.malformed} malformed message(s); log: {summary.log_path}")
+    tp = summary.throughput
+    if tp is not None and tp.processed:
+        print(f"throughput: {tp.processed_fps:.1f} frames/s processed on the wall clock ({tp.processed} of "
+              f"{tp.offered} received in {tp.wall_s:.2f} s, {tp.dropped} dropped)")
     if summary.feed_fps is not None:
         print(f"feed: {summary.feed_fps:.1f} frames/s by capture time, {summary.segments} segment(s)", file=sys.stderr)
     if summary.rejected:

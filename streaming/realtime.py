@@ -13,6 +13,7 @@ both injectable, so tests can drive the rules on a fake clock.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -20,6 +21,41 @@ from detector.runner import FrameRunner
 from streaming.log import StreamOutput
 from streaming.scheduler import Scheduler
 from streaming.sources import FrameSource
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """What a wall-clock run achieved: `processed` of `offered` frames in `wall_s` seconds, from the
+    first frame taken to the last result. Keeping up with the feed means processing every frame:
+    `processed_fps` >= the feed's rate (no drops)."""
+
+    processed: int
+    offered: int
+    wall_s: float
+
+    @property
+    def processed_fps(self) -> float:
+        return self.processed / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def dropped(self) -> int:
+        return max(self.offered - self.processed, 0)
+
+    def keeps_up(self) -> bool:
+        return self.processed > 0 and self.dropped == 0
+
+    def to_dict(self, fps: float) -> dict:
+        return {"processed": self.processed, "offered": self.offered, "dropped": self.dropped,
+                "wall_s": self.wall_s, "processed_fps": self.processed_fps, "feed_fps": fps,
+                "keeps_up": self.keeps_up()}
+
+
+def throughput(outputs: Sequence[StreamOutput], offered: int) -> Throughput:
+    """Throughput of a run's outputs (stream times, seconds); `offered` frames arrived meanwhile."""
+    if not outputs:
+        return Throughput(0, offered, 0.0)
+    wall = max(o.t_done for o in outputs) - min(o.t_start for o in outputs)
+    return Throughput(len(outputs), offered, float(wall))
 
 
 @dataclass
@@ -32,6 +68,10 @@ class RealtimeRun:
     @property
     def num_frames(self) -> int:
         return self.last_frame_seen + 1
+
+    @property
+    def throughput(self) -> Throughput:
+        return throughput(self.outputs, self.num_frames)
 
 
 def run_realtime(

@@ -44,7 +44,7 @@ _FLAG_KEYS = {
     "latency": "latency", "policy": "policy", "perf_factor": "perf_factor", "input_size": "input_size",
     "forecast": "forecast.method", "eta": "eta", "out": "out", "submission": "submission", "seed": "seed",
     "device": "device", "max_sequences": "max_sequences", "max_frames": "max_frames", "timing": "timing",
-    "max_det": "max_det",
+    "max_det": "max_det", "backend": "backend", "precision": "precision",
 }
 
 
@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--submission")
     ap.add_argument("--seed", type=int)
     ap.add_argument("--device")
+    ap.add_argument("--backend", choices=("auto", "torch", "onnx", "openvino", "tensorrt"),
+                    help="auto (default): a .pth on a CPU runs through OpenVINO, exported once and cached")
+    ap.add_argument("--precision", choices=("f32", "bf16", "int8"), help="OpenVINO compute precision")
     ap.add_argument("--max-sequences", dest="max_sequences", type=int)
     ap.add_argument("--max-frames", dest="max_frames", type=int)
     ap.add_argument("--realtime", action="store_true", default=None, help="wall-clock runner")
@@ -118,6 +121,7 @@ def run(cfg: StreamingConfig, *, pseudo_gt: str = "none") -> EvalResult:
     if cfg.submission:
         write_submission(cfg.submission, submission_records(logs, pairings, dataset.category_ids))
     write_report(result, out)
+    append_runtime_report(out, session)
     if footage is not None:
         pseudo = None
         if pseudo_gt == "offline":
@@ -135,6 +139,41 @@ def run(cfg: StreamingConfig, *, pseudo_gt: str = "none") -> EvalResult:
                                   eta=cfg.eta, max_sequences=cfg.video_max_sequences))
     session.commit()
     return result
+
+
+def runtime_info(session) -> dict:  # noqa: ANN001 - a StreamSession
+    """Which backend and precision ran, and for a wall-clock run the throughput it achieved."""
+    det = session.detector.detector if session.detector is not None else None
+    backend = getattr(det, "backend", None)
+    info: dict = {"backend": getattr(backend, "kind", "oracle" if det is None else type(det).__name__),
+                  "precision": getattr(backend, "precision", None),
+                  "model": getattr(backend, "source", None) or session.cfg.model or "demo",
+                  "input_size": list(getattr(det, "input_size", []) or [])}
+    if session.cfg.realtime:
+        from streaming.realtime import Throughput, throughput
+
+        per_seq = [throughput(log.outputs, log.num_frames) for log in session.logs]
+        run = Throughput(sum(t.processed for t in per_seq), sum(t.offered for t in per_seq),
+                         sum(t.wall_s for t in per_seq))
+        info["realtime"] = run.to_dict(session.cfg.fps)
+    return info
+
+
+def append_runtime_report(out: Path, session) -> None:  # noqa: ANN001
+    info = runtime_info(session)
+    precision = f" {info['precision']}" if info["precision"] else ""
+    size = "x".join(str(v) for v in info["input_size"])
+    lines = [f"\n## Detector\n\n{info['backend']}{precision}, input {size or '-'} ({info['model']})\n"]
+    rt = info.get("realtime")
+    if rt is not None:
+        lines.append(f"\nWall clock: processed {rt['processed']} of {rt['offered']} frames in {rt['wall_s']:.2f} s = "
+                     f"{rt['processed_fps']:.1f} FPS ({'keeps up with' if rt['keeps_up'] else 'falls behind'} "
+                     f"the {rt['feed_fps']:g} FPS feed; {rt['dropped']} dropped)\n")
+    with (Path(out) / "report.md").open("a") as f:
+        f.write("".join(lines))
+    data = json.loads((Path(out) / "report.json").read_text())
+    data["detector"] = info
+    (Path(out) / "report.json").write_text(json.dumps(data, indent=2, allow_nan=False) + "\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

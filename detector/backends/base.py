@@ -24,7 +24,7 @@ from detector.grid import STRIDES, anchor_centres, cached_grid
 METADATA_VERSION = "1"
 # The size a model runs at when neither the caller, its file nor the zoo says otherwise.
 DEFAULT_INPUT_SIZE = (640, 640)
-PRECISIONS = ("fp32", "fp16", "int8")
+PRECISIONS = ("fp32", "fp16", "bf16", "int8")
 
 
 def available_cores() -> int:
@@ -80,7 +80,8 @@ class ModelMetadata:
     decoded: bool | None = None
     legacy: bool | None = None
     strides: tuple[int, ...] = field(default=STRIDES)
-    # Compute precision of the graph ("fp32", "fp16" mixed with fp32 I/O, "int8" Q/DQ); files written
+    # Compute precision of the graph ("fp32", "fp16" mixed with fp32 I/O, "bf16" compiled so by OpenVINO,
+    # "int8" Q/DQ or FakeQuantize); files written
     # before this field existed have none and are fp32 unless a converter says otherwise.
     precision: str | None = None
 
@@ -149,6 +150,7 @@ class Backend:
     fixed_batch: int | None = None  # a graph compiled for exactly this batch size
     max_batch: int | None = None  # a dynamic-batch graph with an upper limit (TensorRT profiles)
     resizable: bool = False  # True when any input size (multiple of 32) can be used
+    precision: str | None = None  # what the runtime computes in (ModelMetadata.precision), when known
 
     def run(self, batch: np.ndarray) -> Any:
         """float32 [B, 3, H, W] -> head output [B, N, 5 + C] (numpy, or torch for the torch backend)."""

@@ -1,7 +1,9 @@
 """OpenVINO backend: an IR model (.xml + .bin) written by `python -m detector.export --format openvino`.
 
 Metadata lives in the model's rt_info under the "yolox_streaming" section (ONNX metadata_props do
-not survive conversion). An IR without it is handled like an official ONNX export.
+not survive conversion). An IR without it is handled like an official ONNX export. Its
+"precision" (fp32 / bf16 / int8, detector.quantize) sets the CPU plugin's inference precision;
+`backend.precision` says what runs.
 """
 from __future__ import annotations
 
@@ -32,7 +34,28 @@ def write_rt_metadata(model, props: dict[str, str]) -> None:  # noqa: ANN001
 
 
 _KEYS = ["yolox_streaming_metadata", "model_name", "classes", "num_classes", "input_size", "decoded", "legacy",
-         "strides"]
+         "strides", "precision"]
+
+
+def compile_config(precision: str | None, *, half: bool = False, threads: int | None = None) -> dict:
+    """The CPU plugin's configuration for a stored precision (detector.quantize.COMPILE_HINTS).
+
+    An IR without a recorded precision (an official export, or one written before precisions
+    existed) stays at f32 unless `half` asks for the plugin's reduced precision: the CPU plugin
+    silently runs bf16 on CPUs that have it, and scores then move by up to 0.3 on some anchors.
+    """
+    from detector.quantize import COMPILE_HINTS
+
+    config: dict = {}
+    if half:
+        pass  # the plugin's own choice (bf16 / f16 where the device has it)
+    elif precision in COMPILE_HINTS:
+        config["INFERENCE_PRECISION_HINT"] = COMPILE_HINTS[precision]
+    else:
+        config["INFERENCE_PRECISION_HINT"] = "f32"
+    if threads is not None:
+        config["INFERENCE_NUM_THREADS"] = int(threads)
+    return config
 
 
 def _device(device: str) -> str:
@@ -49,7 +72,7 @@ class OpenVinoBackend(GraphBackend):
 
     def __init__(self, path: Path, *, device: str = "cpu", input_size: tuple[int, int] | None = None,
                  legacy: bool | None = None, decoded: bool | None = None, threads: int | None = None,
-                 half: bool = False) -> None:
+                 half: bool = False, precision: str | None = None) -> None:
         ov = import_openvino()
         self.source = str(path)
         core = ov.Core()
@@ -65,11 +88,16 @@ class OpenVinoBackend(GraphBackend):
         def dims(partial) -> list[int | None]:  # noqa: ANN001
             return [d.get_length() if d.is_static else None for d in partial]
 
-        # OpenVINO's CPU plugin silently runs bf16 on CPUs that have it; scores then move by up to
-        # 0.3 on some anchors. Keep f32 unless reduced precision is asked for.
-        config: dict = {} if half else {"INFERENCE_PRECISION_HINT": "f32"}
-        if threads is not None:
-            config["INFERENCE_NUM_THREADS"] = int(threads)
+        if precision is not None:  # the caller's choice of compute precision for the float parts
+            from detector.quantize import normalise_precision
+
+            precision = normalise_precision(precision, what="precision")
+            if precision == "int8" and meta.precision != "int8":
+                raise ModelFileError(f"{path}: precision int8 needs an INT8 (quantized) IR; export one with "
+                                     "python -m detector.export --format openvino --precision int8")
+            if meta.precision != "int8":
+                meta.precision = precision
+        config = compile_config(meta.precision, half=half, threads=threads)
         try:
             self.compiled = core.compile_model(model, _device(device), config)
         except Exception as e:
@@ -77,10 +105,25 @@ class OpenVinoBackend(GraphBackend):
             raise ModelFileError(f"{path}: OpenVINO could not compile the model for {device!r} ({message})") from None
         self.request = self.compiled.create_infer_request()
         self._output = self.compiled.output(0)
+        # What actually runs: the stored precision, or the plugin's pick when the hint was left open
+        self.precision = meta.precision or ("fp32" if "INFERENCE_PRECISION_HINT" in config else
+                                            _type_name(self.compiled.get_property("INFERENCE_PRECISION_HINT")))
+        if self.precision == "bf16" and "BF16" not in core.get_property(_device(device), "OPTIMIZATION_CAPABILITIES"):
+            self.precision = "fp32"  # the plugin falls back to f32 on CPUs without bf16
         self._configure(meta=meta, input_shape=dims(model.input(0).get_partial_shape()),
                         output_shape=dims(model.output(0).get_partial_shape()),
                         input_size=input_size, legacy=legacy, decoded=decoded)
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
-        result = self.request.infer({0: np.ascontiguousarray(batch, dtype=np.float32)})
+        # share_inputs: the request reads the caller's (contiguous float32) batch without a copy
+        result = self.request.infer({0: np.ascontiguousarray(batch, dtype=np.float32)}, share_inputs=True)
         return np.array(result[self._output], copy=True)  # the request reuses its output buffer
+
+    def __repr__(self) -> str:
+        return f"OpenVinoBackend({self.source!r}, precision={self.precision})"
+
+
+def _type_name(element_type) -> str:  # noqa: ANN001
+    name = str(element_type).lower()
+    return {"f32": "fp32", "float32": "fp32", "bf16": "bf16", "bfloat16": "bf16", "f16": "fp16",
+            "float16": "fp16"}.get(name.split("'")[1] if "'" in name else name, name)

@@ -137,7 +137,7 @@ def test_onnx_user_does_not_import_torch(files: dict[str, Path]) -> None:
 def test_openvino_export_parity(files: dict[str, Path]) -> None:
     pytest.importorskip("openvino", reason="OpenVINO is an optional extra (pip install '.[openvino]')")
     xml = files["root"] / "lively.xml"
-    export_main(["--model", str(files["ckpt"]), "--format", "openvino", "--output", str(xml)])
+    export_main(["--model", str(files["ckpt"]), "--format", "openvino", "--precision", "f32", "--output", str(xml)])
     det = load_detector(xml)
     assert det.backend.kind == "openvino"
     assert (det.name, det.classes, det.input_size, det.backend.decoded) == ("yolox_nano", CLASSES, SIZE, False)

@@ -10,8 +10,8 @@ import torch
 
 from detector.grid import make_grid
 from detector.postprocess import batched_nms, decode_outputs, nms, num_anchors, postprocess
-from detector.preprocess import (LEGACY_MEAN_RGB, LEGACY_STD_RGB, FrameError, letterbox_boxes, preprocess_batch,
-                                 preprocess_frame, unletterbox_boxes)
+from detector.preprocess import (LEGACY_MEAN_RGB, LEGACY_STD_RGB, FrameError, Letterboxer, letterbox_boxes,
+                                 preprocess_batch, preprocess_frame, unletterbox_boxes)
 
 
 # ---------------------------------------------------------------- letterbox
@@ -78,6 +78,28 @@ def test_preprocess_batch_and_bad_frames() -> None:
         preprocess_batch(frames[0], (64, 64))
 
 
+def test_letterboxer_reuses_its_buffer_and_matches_preprocess_batch() -> None:
+    rng = np.random.default_rng(5)
+    frames = [rng.integers(0, 256, hw + (3,), dtype=np.uint8) for hw in [(50, 80), (90, 30), (64, 96), (20, 20)]]
+    lb = Letterboxer(input_hw=(64, 96))
+    first, ratios, sizes = lb(frames[:2])
+    ref = preprocess_batch(frames[:2], (64, 96))
+    np.testing.assert_array_equal(first, ref[0])  # same bytes as the plain path, padding included
+    np.testing.assert_array_equal(ratios, ref[1])
+    assert sizes == ref[2]
+    second, _, _ = lb([frames[2]])  # an exact-size frame, then a smaller batch: the same memory
+    assert np.shares_memory(first, second)
+    np.testing.assert_array_equal(second, preprocess_batch([frames[2]], (64, 96))[0])
+    third, _, _ = lb(frames)  # a bigger batch grows the buffer
+    np.testing.assert_array_equal(third, preprocess_batch(frames, (64, 96))[0])
+    legacy = Letterboxer(input_hw=(64, 96), legacy=True)(frames[:1])[0]
+    np.testing.assert_array_equal(legacy, preprocess_batch(frames[:1], (64, 96), legacy=True)[0])
+    with pytest.raises(FrameError, match="frame 1.*uint8"):
+        lb([frames[0], frames[1].astype(np.float32)])
+    with pytest.raises(FrameError, match="empty"):
+        lb([])
+
+
 # ---------------------------------------------------------------- NMS
 def test_nms_same_class_suppressed_other_class_kept() -> None:
     boxes = np.array([[0, 0, 10, 10], [1, 1, 11, 11], [0, 0, 10, 10], [50, 50, 60, 60]], np.float32)
@@ -104,6 +126,35 @@ def test_nms_matches_opencv_batched_nms() -> None:
                                       scores.tolist(), labels.tolist(), 0.0, thresh)
         assert sorted(ours.tolist()) == sorted(np.asarray(ref).reshape(-1).tolist())
         assert (np.diff(scores[ours]) <= 0).all()  # highest score first
+
+
+def _greedy_nms_reference(boxes: np.ndarray, scores: np.ndarray, iou_thresh: float) -> list[int]:
+    """The textbook loop, written out independently, to check the library NMS against."""
+    order = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))
+    keep: list[int] = []
+    for i in order:
+        ok = True
+        for j in keep:
+            lt = np.maximum(boxes[i, :2], boxes[j, :2])
+            rb = np.minimum(boxes[i, 2:], boxes[j, 2:])
+            inter = float(np.prod(np.clip(rb - lt, 0, None)))
+            union = float(np.prod(boxes[i, 2:] - boxes[i, :2]) + np.prod(boxes[j, 2:] - boxes[j, :2])) - inter
+            if union > 0 and inter / union > iou_thresh:
+                ok = False
+                break
+        if ok:
+            keep.append(i)
+    return keep
+
+
+def test_nms_ties_and_max_keep_cut_after_suppression() -> None:
+    rng = np.random.default_rng(11)
+    xy = rng.uniform(0, 100, (300, 2))
+    boxes = np.concatenate([xy, xy + rng.uniform(5, 40, (300, 2))], 1).astype(np.float32)
+    scores = rng.choice([0.2, 0.5, 0.9], 300).astype(np.float32)  # many ties
+    ref = _greedy_nms_reference(boxes.astype(np.float64), scores, 0.5)
+    assert nms(boxes, scores, 0.5).tolist() == ref  # same boxes in the same order, ties by index
+    assert nms(boxes, scores, 0.5, max_keep=5).tolist() == ref[:5]  # the first 5 kept, not 5 candidates
 
 
 # ---------------------------------------------------------------- decode + postprocess

@@ -38,7 +38,13 @@ def test_predict_folder_skips_bad_images_and_writes_json(ckpt: Path, tmp_path: P
     assert "1 unreadable skipped" in capsys.readouterr().out
     payload = json.loads((out / "detections.json").read_text())
     assert payload["classes"] == list(CLASSES) and set(payload["frames"]) == set(written)
-    expected = load_detector(ckpt)(make_frames())
+    # predict's default --backend auto: the checkpoint's cached OpenVINO export (tests/conftest.py's cache)
+    expected = load_detector(ckpt, backend="auto")(make_frames())
+    out_torch = tmp_path / "out_torch"
+    predict_main(["--model", str(ckpt), "--source", str(src), "--save", str(out_torch), "--json", "--backend", "torch"])
+    from_torch = json.loads((out_torch / "detections.json").read_text())
+    for i, dets in enumerate(load_detector(ckpt, backend="torch")(make_frames())):
+        assert len(Detections.from_dict(from_torch["frames"][f"frame{i}.png"])) == len(dets)
     for i, dets in enumerate(expected):
         got = Detections.from_dict(payload["frames"][f"frame{i}.png"])
         assert len(got) == len(dets)

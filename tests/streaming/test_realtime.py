@@ -134,3 +134,18 @@ def test_threaded_source_and_rejected_frames():
     assert all(o.t_start >= prev.t_done for prev, o in zip(run.outputs, run.outputs[1:]))
     assert run.bad_frames in ([], ["frame 4: backend rejected the frame"])  # 4 may have been dropped
     assert source.error is None
+
+
+def test_throughput_counts_processed_frames_over_the_wall_clock() -> None:
+    from data.detections import Detections
+    from streaming.log import StreamOutput
+    from streaming.realtime import throughput
+
+    outs = [StreamOutput(i / 30, i / 30 + 0.02, i, 0.02, Detections.empty()) for i in range(30)]
+    tp = throughput(outs, 30)
+    assert tp.processed == 30 and tp.dropped == 0 and tp.keeps_up()
+    assert abs(tp.wall_s - (29 / 30 + 0.02)) < 1e-9 and abs(tp.processed_fps - 30 / tp.wall_s) < 1e-9
+    slow = throughput(outs[::2], 30)  # every other frame: 15 dropped
+    assert slow.dropped == 15 and not slow.keeps_up() and slow.processed_fps < 16
+    assert throughput([], 5).processed_fps == 0.0 and not throughput([], 5).keeps_up()
+    assert tp.to_dict(30.0)["keeps_up"] is True

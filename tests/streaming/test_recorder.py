@@ -84,7 +84,8 @@ def test_live_record_then_replay_with_its_trace_takes_the_same_frames(tmp_path):
     live_dir = tmp_path / "live"
     env = {**os.environ, "PYTHONPATH": os.getcwd(), "OMP_NUM_THREADS": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streaming.live", "--model", str(demo_model_path()), "--record",
+        # torch eager: slow enough to drop frames at 50 FPS (the OpenVINO path keeps up when idle)
+        [sys.executable, "-m", "streaming.live", "--model", str(demo_model_path()), "--backend", "torch", "--record",
          "--address", f"tcp://127.0.0.1:{port}", "--idle-timeout", "10", "--out", str(live_dir)],
         stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
     try:
@@ -107,7 +108,7 @@ def test_live_record_then_replay_with_its_trace_takes_the_same_frames(tmp_path):
     assert sum(1 for _ in VideoSource(live_dir / "videos" / "live.mp4")) == live.num_frames
 
     replay_dir = tmp_path / "replay"
-    code = run_command(run_main, ["--data", str(recording), "--model", str(demo_model_path()),
+    code = run_command(run_main, ["--data", str(recording), "--model", str(demo_model_path()), "--backend", "torch",
                                   "--latency", f"trace:{live_log}", "--out", str(replay_dir)])
     assert code == 0
     replay = read_log(replay_dir / "logs" / "recording.jsonl")
