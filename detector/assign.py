@@ -103,15 +103,18 @@ def simota_assign(pred_cxcywh: torch.Tensor, obj_logit: torch.Tensor, cls_logit:
     cand_idx = candidates.nonzero(as_tuple=True)[0]
     if cand_idx.numel() == 0:
         return empty
-    boxes = pred_cxcywh[cand_idx].float()
-    ious = pairwise_iou_cxcywh(gt_cxcywh.float(), boxes)
+    # float32 (whatever the network ran in), or float64 when it ran in float64: a float32 cast
+    # of float64 outputs makes near-tied costs pick anchors by rounding.
+    dtype = torch.float64 if pred_cxcywh.dtype == torch.float64 else torch.float32
+    boxes = pred_cxcywh[cand_idx].to(dtype)
+    ious = pairwise_iou_cxcywh(gt_cxcywh.to(dtype), boxes)
     # The cost uses the joint score sqrt(cls * obj), as the official implementation does.
-    scores = (cls_logit[cand_idx].float().sigmoid() * obj_logit[cand_idx].float().sigmoid()[:, None]).sqrt()
-    onehot = F.one_hot(gt_labels.long(), cls_logit.shape[1]).float()
+    scores = (cls_logit[cand_idx].to(dtype).sigmoid() * obj_logit[cand_idx].to(dtype).sigmoid()[:, None]).sqrt()
+    onehot = F.one_hot(gt_labels.long(), cls_logit.shape[1]).to(dtype)
     g, p = ious.shape
     cls_cost = F.binary_cross_entropy(scores[None].expand(g, p, -1), onehot[:, None].expand(g, p, -1),
                                       reduction="none").sum(-1)
-    cost = cls_cost + iou_weight * -torch.log(ious + 1e-8) + off_candidate_cost * (~good_pair[:, cand_idx]).float()
+    cost = cls_cost + iou_weight * -torch.log(ious + 1e-8) + off_candidate_cost * (~good_pair[:, cand_idx]).to(dtype)
     matched, gt_index = dynamic_k_matching(cost, ious, topk=topk)
     fg_mask = torch.zeros(n, dtype=torch.bool, device=device)
     fg_mask[cand_idx[matched]] = True

@@ -67,7 +67,7 @@ class YOLOXLoss:
         grid_xy, stride = self.grid(input_hw, raw.device)
         if grid_xy.shape[0] != n:
             raise ValueError(f"model output has {n} anchors but input {input_hw} gives {grid_xy.shape[0]}")
-        raw = raw.float()
+        raw = raw if raw.dtype == torch.float64 else raw.float()  # float32 at least; float64 stays
         boxes = decode_boxes(raw[..., :4], grid_xy, stride)
         obj, cls = raw[..., 4], raw[..., 5:]
         anchor_xy = anchor_centres(grid_xy, stride)
@@ -76,7 +76,7 @@ class YOLOXLoss:
         for i in range(b):
             valid = targets[i, :, 0] >= 0
             gt = targets[i, valid]
-            gt_boxes, gt_labels = gt[:, 1:5].float(), gt[:, 0].long()
+            gt_boxes, gt_labels = gt[:, 1:5].to(raw.dtype), gt[:, 0].long()
             a = simota_assign(boxes[i].detach(), obj[i].detach(), cls[i].detach(), gt_boxes, gt_labels,
                               anchor_xy, stride, center_radius=self.center_radius,
                               candidate_rule=self.candidate_rule)
@@ -84,12 +84,12 @@ class YOLOXLoss:
             if a.num_fg:
                 matched = gt_boxes[a.matched_gt]
                 box_t.append(matched)
-                cls_t.append(F.one_hot(gt_labels[a.matched_gt], self.num_classes).float() * a.matched_iou[:, None])
+                cls_t.append(F.one_hot(gt_labels[a.matched_gt], self.num_classes).to(raw.dtype) * a.matched_iou[:, None])
                 if use_l1:
                     l1_t.append(l1_targets(matched, grid_xy[a.fg_mask], stride[a.fg_mask]))
         fg = torch.stack(fg_masks)  # (B, N)
         num_fg = max(int(fg.sum()), 1)
-        obj_loss = F.binary_cross_entropy_with_logits(obj, fg.float(), reduction="sum") / num_fg
+        obj_loss = F.binary_cross_entropy_with_logits(obj, fg.to(raw.dtype), reduction="sum") / num_fg
         zero = (raw * 0.0).sum().abs()  # keeps the graph connected when a batch has no objects
         if box_t:
             box_target = torch.cat(box_t)

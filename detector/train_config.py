@@ -64,7 +64,10 @@ class TrainConfig:
     num_workers: int = 2
     threads: int = 2  # torch CPU threads
     device: str = "auto"  # auto, cpu, cuda, cuda:N
-    sync_bn: bool = False
+    sync_bn: bool = False  # BatchNorm statistics over all ranks (CPU too: detector.distributed)
+    # float64 weights and activations: only for checking that DDP equals one large batch, where
+    # float32 rounding, amplified through the untrained network, drowns the comparison.
+    float64: bool = False
     eval_interval: int = 10  # epochs; the last epoch is always evaluated
     eval_conf: float = EVAL_CONF_THRESH
     eval_nms: float = EVAL_NMS_THRESH

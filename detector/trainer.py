@@ -18,6 +18,7 @@ from data.config import save_config
 from detector.assign import CANDIDATE_RULES
 from detector.backends.base import ModelMetadata
 from detector.checkpoint import METADATA_KEY
+from detector.distributed import convert_sync_batchnorm, global_loss_factor
 from detector.ema import ModelEMA, unwrap
 from detector.grid import check_input_hw
 from detector.losses import IOU_TYPES, YOLOXLoss
@@ -51,6 +52,7 @@ class Trainer:
         self.local_rank = int(os.environ.get("LOCAL_RANK", 0))
         self.device = self._device()
         self.init_report: dict[str, list[str]] | None = None
+        self._owns_process_group = False
 
     # ----------------------------------------------------------------- setup
     def _device(self) -> torch.device:
@@ -68,6 +70,7 @@ class Trainer:
         cv2.setNumThreads(1 if cfg.num_workers > 0 else 0)
         if self.world > 1 and not torch.distributed.is_initialized():
             torch.distributed.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+            self._owns_process_group = True
         torch.manual_seed(cfg.seed)
         self.train_set = CocoDataset(cfg.train_ann, cfg.train_images)
         self.classes = tuple(self.train_set.classes)
@@ -85,7 +88,7 @@ class Trainer:
         if cfg.init_weights and self.resume_path is None:
             self.init_report = load_init_weights(model, cfg.init_weights)
         self.use_cpu_bf16 = cfg.cpu_bf16 and self.device.type == "cpu" and cpu_has_bf16()
-        model.to(self.device).train()
+        model.to(self.device, torch.float64 if cfg.float64 else torch.float32).train()
         if self.use_cpu_bf16:
             model.to(memory_format=torch.channels_last)
         self.model = model
@@ -105,7 +108,7 @@ class Trainer:
         self.train_model: torch.nn.Module = model
         if self.world > 1:
             if cfg.sync_bn:
-                model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+                model = convert_sync_batchnorm(model, self.device)
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids,
                                                                          broadcast_buffers=False)
@@ -158,6 +161,9 @@ class Trainer:
             return self._run()
         finally:
             torch.set_num_threads(threads)  # process-wide: do not leak the run's setting to the caller
+            if self._owns_process_group:
+                torch.distributed.destroy_process_group()
+                self._owns_process_group = False
 
     def _run(self) -> dict[str, Any]:
         self._setup()
@@ -245,7 +251,7 @@ class Trainer:
         lr = self.schedule(step)
         for g in self.optimizer.param_groups:
             g["lr"] = lr
-        images = images.to(self.device, non_blocking=True).float()
+        images = images.to(self.device, torch.float64 if cfg.float64 else torch.float32, non_blocking=True)
         targets = targets.to(self.device, non_blocking=True)
         hw = random_input_size(cfg.input_size, step // cfg.multiscale_interval, seed=cfg.seed,
                                multiscale_range=cfg.multiscale_range)
@@ -260,8 +266,13 @@ class Trainer:
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16 if self.use_cpu_bf16 else None,
                             enabled=self.use_amp or self.use_cpu_bf16):
             raw = self.train_model(images)
-        raw = raw.float()  # assignment and losses in float32 whatever the network ran in
+        if not cfg.float64:
+            raw = raw.float()  # assignment and losses in float32 whatever the network ran in
         losses = self.loss_fn(raw, targets, tuple(hw), use_l1=use_l1)
+        if self.world > 1:
+            # Normalised by the global foreground count, as one process with the whole batch would be.
+            factor = global_loss_factor(losses["num_fg"], self.world).to(raw.device)
+            losses = {k: v if k == "num_fg" else v * factor for k, v in losses.items()}
         loss = losses["total_loss"]
         if not math.isfinite(loss.item()):
             raise FloatingPointError(f"loss became {loss.item()} at iteration {step}; lower the lr or check the data")
