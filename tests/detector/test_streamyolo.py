@@ -13,6 +13,7 @@ from detector.api import load_detector
 from detector.checkpoint import load_model, save_checkpoint
 from detector.info import count_params
 from detector.streamyolo import STREAMYOLO_MODELS, StreamYOLO, build_streamyolo
+from tests.support.stream_models import random_streamyolo
 
 SPEC = Path(__file__).resolve().parents[1] / "support" / "spec"  # vendored from shared/spec
 MANIFEST = SPEC / "streamyolo_official_state_dicts.json"
@@ -68,18 +69,7 @@ def test_spec_multipliers_match_the_manifest(manifest: dict) -> None:
 
 
 def _model(seed: int = 0) -> StreamYOLO:
-    torch.manual_seed(seed)
-    model = build_streamyolo("streamyolo_nano", num_classes=3).eval()
-    for m in model.modules():  # non-trivial BN statistics so fusion and buffers mean something
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.5, 0.5)
-            m.running_var.uniform_(0.5, 1.5)
-    with torch.no_grad():  # at its default init the previous flow barely moves the head's output
-        for jian in (model.backbone.jian2, model.backbone.jian1, model.backbone.jian0):
-            for m in jian.modules():
-                if isinstance(m, torch.nn.Conv2d):
-                    m.weight.mul_(30.0)
-    return model
+    return random_streamyolo(seed=seed)
 
 
 def test_dfp_fuses_halves_of_both_flows_and_adds_the_current() -> None:
