@@ -80,6 +80,18 @@ class Detector:
     def num_classes(self) -> int:
         return self.backend.num_classes
 
+    @property
+    def forecast_frames(self) -> int:
+        """Frames ahead of its input frame that the output describes (1: StreamYOLO)."""
+        return int(getattr(self.backend, "forecast_frames", 0))
+
+    def reset(self) -> None:
+        """Forget state carried between calls (StreamYOLO's feature buffer); call it before each
+        new sequence. A no-op for stateless backends."""
+        reset = getattr(self.backend, "reset", None)
+        if reset is not None:
+            reset()
+
     def preprocess(self, frames: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
         return preprocess_batch(frames, self.input_size, legacy=self.legacy)
 

@@ -20,6 +20,7 @@ import torch
 
 from detector.backends.base import ModelMetadata
 from detector.model import YOLOX, build_model
+from detector.streamyolo import STREAMYOLO_MODELS, StreamYOLO, build_streamyolo, is_streamyolo_state, stream_name_of
 from detector.zoo import MODEL_ZOO
 
 METADATA_KEY = "metadata"
@@ -82,7 +83,12 @@ def model_from_state_dict(state: dict[str, torch.Tensor], *, source: str = "stat
     """Build the matching model and load the weights strictly; returns (model, zoo name or CUSTOM)."""
     kwargs = infer_architecture(state)
     name = kwargs.pop("name_hint", "yolov3" if kwargs["arch"] == "yolov3" else CUSTOM)
-    model = build_model(**kwargs)
+    if is_streamyolo_state(state):  # DFP weights: the StreamYOLO of the same backbone
+        kwargs.pop("arch")
+        name = stream_name_of(name) or CUSTOM
+        model: YOLOX = build_streamyolo(**kwargs)
+    else:
+        model = build_model(**kwargs)
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as e:
@@ -119,13 +125,13 @@ def complete_metadata(meta: ModelMetadata, *, inferred_name: str, source: str,
     recorded = meta.model_name if meta.model_name != CUSTOM else None
     inferred = inferred_name if inferred_name != CUSTOM else None
     name = zoo_name or recorded or inferred or Path(source).stem
-    spec = MODEL_ZOO.get(name)
+    spec = MODEL_ZOO.get(name) or STREAMYOLO_MODELS.get(name)
     return ModelMetadata(
         model_name=name, classes=meta.classes,
         input_size=meta.input_size or (spec.input_size if spec else None),
         decoded=meta.decoded,
-        legacy=meta.legacy if meta.legacy is not None else (spec.legacy if spec else False),
-        strides=meta.strides)
+        legacy=meta.legacy if meta.legacy is not None else getattr(spec, "legacy", False),
+        strides=meta.strides, forecast_frames=meta.forecast_frames)
 
 
 def load_model(path: str | Path, *, num_classes: int | None = None, zoo_name: str | None = None
@@ -140,7 +146,10 @@ def load_model(path: str | Path, *, num_classes: int | None = None, zoo_name: st
     meta = read_metadata(entries, source=str(path))
     if meta.classes is not None and len(meta.classes) != nc:
         raise CheckpointError(f"{path}: metadata lists {len(meta.classes)} classes but the weights have {nc}")
-    return model.eval(), complete_metadata(meta, inferred_name=name, source=str(path), zoo_name=zoo_name)
+    meta = complete_metadata(meta, inferred_name=name, source=str(path), zoo_name=zoo_name)
+    if isinstance(model, StreamYOLO) and meta.forecast_frames is None:  # an official file: no metadata
+        meta.forecast_frames = model.forecast_frames
+    return model.eval(), meta
 
 
 def save_checkpoint(path: str | Path, model: torch.nn.Module, metadata: ModelMetadata | None = None,

@@ -3,7 +3,10 @@
 total = iou_weight x IoU loss + obj BCE (all anchors) + cls BCE (soft targets IoU x one-hot)
         [+ L1 on the raw regression], each summed over the batch and divided by max(num_fg, 1).
 Targets are a padded tensor (B, M, 5) of (label, cx, cy, w, h) in input pixels; rows with a
-negative label are padding. Label assignment is SimOTA (detector.assign).
+negative label are padding. Label assignment is SimOTA (detector.assign). A sixth column, when
+present, weights each object's IoU and L1 terms (StreamYOLO's trend-aware weights, detector.tal);
+the weights are renormalised so that the weighted terms keep the unweighted totals, as
+officially: they shift the loss between objects, not its scale.
 """
 from __future__ import annotations
 
@@ -72,7 +75,8 @@ class YOLOXLoss:
         obj, cls = raw[..., 4], raw[..., 5:]
         anchor_xy = anchor_centres(grid_xy, stride)
 
-        fg_masks, box_t, cls_t, l1_t = [], [], [], []
+        weighted = targets.shape[-1] > 5
+        fg_masks, box_t, cls_t, l1_t, w_t = [], [], [], [], []
         for i in range(b):
             valid = targets[i, :, 0] >= 0
             gt = targets[i, valid]
@@ -85,6 +89,8 @@ class YOLOXLoss:
                 matched = gt_boxes[a.matched_gt]
                 box_t.append(matched)
                 cls_t.append(F.one_hot(gt_labels[a.matched_gt], self.num_classes).to(raw.dtype) * a.matched_iou[:, None])
+                if weighted:
+                    w_t.append(gt[:, 5].to(raw.dtype)[a.matched_gt])
                 if use_l1:
                     l1_t.append(l1_targets(matched, grid_xy[a.fg_mask], stride[a.fg_mask]))
         fg = torch.stack(fg_masks)  # (B, N)
@@ -93,11 +99,27 @@ class YOLOXLoss:
         zero = (raw * 0.0).sum().abs()  # keeps the graph connected when a batch has no objects
         if box_t:
             box_target = torch.cat(box_t)
-            iou_l = iou_loss(boxes[fg], box_target, self.iou_type).sum() / num_fg
+            per_box = iou_loss(boxes[fg], box_target, self.iou_type)
+            weights = torch.cat(w_t) if weighted else None
+            iou_l = _weighted_sum(per_box, weights) / num_fg
             cls_l = F.binary_cross_entropy_with_logits(cls[fg], torch.cat(cls_t), reduction="sum") / num_fg
-            l1_l = (F.l1_loss(raw[..., :4][fg], torch.cat(l1_t), reduction="sum") / num_fg) if use_l1 else zero
+            if use_l1:
+                per_coord = F.l1_loss(raw[..., :4][fg], torch.cat(l1_t), reduction="none")
+                l1_l = _weighted_sum(per_coord, None if weights is None else weights[:, None].expand_as(per_coord))
+                l1_l = l1_l / num_fg
+            else:
+                l1_l = zero
         else:
             iou_l = cls_l = l1_l = zero
         total = self.iou_weight * iou_l + obj_loss + cls_l + l1_l
         return {"total_loss": total, "iou_loss": iou_l.detach(), "obj_loss": obj_loss.detach(),
                 "cls_loss": cls_l.detach(), "l1_loss": l1_l.detach(), "num_fg": torch.tensor(float(fg.sum()))}
+
+
+def _weighted_sum(losses: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    """sum(w' * loss) with w' = w * sum(loss) / sum(w * loss), a constant (no gradient): the total
+    stays sum(loss) while each term's share follows w (the official TAL renormalisation)."""
+    if weights is None:
+        return losses.sum()
+    scale = (weights * losses.sum() / (weights * losses).sum().clamp(min=1e-12)).detach()
+    return (scale * losses).sum()

@@ -24,6 +24,20 @@ Detect = Callable[[Sequence[np.ndarray]], list[Detections]]
 FRAME_ERRORS: tuple[type[BaseException], ...] = (OSError, ValueError)
 
 
+def is_stateful(detector: object) -> bool:
+    """Whether the detector carries state between frames (StreamYOLO's feature buffer)."""
+    return bool(getattr(detector, "stateful", False) or getattr(getattr(detector, "backend", None), "stateful", False))
+
+
+def reset_stream(detector: object) -> None:
+    """Start a new stream: a stateful detector forgets the frames before (its `reset()`); a
+    stateless one is untouched. Every loop over sequences calls it before each pass, so one
+    sequence's last frame is never fused with the next sequence's first."""
+    reset = getattr(detector, "reset", None)
+    if callable(reset):
+        reset()
+
+
 @dataclass(frozen=True)
 class FrameResult:
     """One detector call (or the attempt): `detections` is None when the frame was skipped."""

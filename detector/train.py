@@ -40,9 +40,11 @@ def check_data_files(cfg: TrainConfig) -> None:
             raise FileNotFoundError(f"{value}: {kind} not found (config key {key}; is the dataset downloaded?)")
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def main(argv: Sequence[str] | None = None, *, config_cls: type[TrainConfig] = TrainConfig,
+         trainer_cls: type | None = None) -> None:
     """The command; a bad config or a missing checkpoint raises ValueError / FileNotFoundError
-    (exit 2 under run_command)."""
+    (exit 2 under run_command). config_cls / trainer_cls: another model family's
+    (detector.stream_train)."""
     args = parse_args(argv)
     config, overrides = args.config, list(args.overrides)
     if args.resume is not None:
@@ -55,12 +57,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         if config is None:
             # Resume with the interrupted run's resolved config, minus its stop point.
             config, overrides = beside, ["stop_after_iters=null", *overrides]
-    cfg = load_config(TrainConfig, config, overrides)
+    cfg = load_config(config_cls, config, overrides)
     check_data_files(cfg)
     out = args.out or (args.resume.parent if args.resume else Path("runs") / cfg.run_name)
-    from detector.trainer import Trainer
+    if trainer_cls is None:
+        from detector.trainer import Trainer as trainer_cls
 
-    result = Trainer(cfg, out, resume=args.resume).run()
+    result = trainer_cls(cfg, out, resume=args.resume).run()
     print(json.dumps(result, indent=2))
 
 

@@ -72,19 +72,15 @@ class Trainer:
             torch.distributed.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
             self._owns_process_group = True
         torch.manual_seed(cfg.seed)
-        self.train_set = CocoDataset(cfg.train_ann, cfg.train_images)
-        self.classes = tuple(self.train_set.classes)
+        self.dataset, self.classes, self.val_set = self._build_data()
         num_classes = cfg.num_classes or len(self.classes)
         if num_classes != len(self.classes):
             raise ValueError(f"{cfg.train_ann}: has {len(self.classes)} classes but num_classes={num_classes}")
-        self.val_set = CocoDataset(cfg.val_ann, cfg.val_images or cfg.train_images) if cfg.val_ann else None
-        source = ImageSource(self.train_set, cfg.input_size, cache=cfg.cache_images)
-        self.dataset = YOLOXTrainDataset(source, cfg.aug, seed=cfg.seed)
         self.iters_per_epoch = iters_per_epoch(len(self.dataset), cfg.batch_size, self.world)
         if cfg.max_iters_per_epoch:
             self.iters_per_epoch = min(self.iters_per_epoch, cfg.max_iters_per_epoch)
 
-        model = build_train_model(cfg, num_classes)
+        model = self._build_model(num_classes)
         if cfg.init_weights and self.resume_path is None:
             self.init_report = load_init_weights(model, cfg.init_weights)
         self.use_cpu_bf16 = cfg.cpu_bf16 and self.device.type == "cpu" and cpu_has_bf16()
@@ -113,6 +109,22 @@ class Trainer:
             self.train_model = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids,
                                                                          broadcast_buffers=False)
 
+    # Hooks a trainer of another model family overrides (detector.stream_train).
+    def _build_data(self) -> tuple[Any, tuple[str, ...], CocoDataset | None]:
+        """(training dataset yielding (images, targets), class names, validation set or None)."""
+        cfg = self.cfg
+        train_set = CocoDataset(cfg.train_ann, cfg.train_images)
+        val_set = CocoDataset(cfg.val_ann, cfg.val_images or cfg.train_images) if cfg.val_ann else None
+        source = ImageSource(train_set, cfg.input_size, cache=cfg.cache_images)
+        return YOLOXTrainDataset(source, cfg.aug, seed=cfg.seed), tuple(train_set.classes), val_set
+
+    def _build_model(self, num_classes: int) -> torch.nn.Module:
+        return build_train_model(self.cfg, num_classes)
+
+    def _metadata(self) -> ModelMetadata:
+        return ModelMetadata(model_name=self.cfg.model, classes=self.classes, input_size=tuple(self.cfg.input_size),
+                             legacy=False)
+
     # ----------------------------------------------------------- checkpoints
     def checkpoint(self, *, epoch: int, iteration: int, curr_ap: float) -> dict[str, Any]:
         """Official layout ("model" holds the EMA weights) plus what an exact resume needs."""
@@ -128,8 +140,7 @@ class Trainer:
             "train_model": state_for_save(unwrap(self.model).state_dict(), False),
             "scaler": self.scaler.state_dict(),
             "rng": {"torch": torch.get_rng_state()},
-            METADATA_KEY: ModelMetadata(model_name=self.cfg.model, classes=self.classes,
-                                        input_size=tuple(self.cfg.input_size), legacy=False).to_strings(),
+            METADATA_KEY: self._metadata().to_strings(),
         }
 
     def _load_resume(self, path: Path) -> None:
@@ -260,7 +271,8 @@ class Trainer:
             images = F.interpolate(images, size=hw, mode="bilinear", align_corners=False)
             scale = torch.tensor([hw[1] / base[1], hw[0] / base[0], hw[1] / base[1], hw[0] / base[0]],
                                  device=targets.device)
-            targets = torch.cat([targets[..., :1], targets[..., 1:] * scale], dim=-1)
+            # columns after the box (StreamYOLO's loss weights) are not coordinates
+            targets = torch.cat([targets[..., :1], targets[..., 1:5] * scale, targets[..., 5:]], dim=-1)
         if self.use_cpu_bf16:
             images = images.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device_type=self.device.type, dtype=torch.bfloat16 if self.use_cpu_bf16 else None,

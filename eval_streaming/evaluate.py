@@ -126,7 +126,8 @@ def pair_logs(logs: Sequence[StreamLog], *, eta: float = 0.0, forecast: Any = No
     check_eta(eta)
     return [
         pair_outputs(log.outputs, num_frames=log.num_frames, fps=log.fps, eta=eta, timing=log.timing,
-                     max_det=max_det, forecaster=make_forecaster(forecast, image_size_of(log, annotations)))
+                     max_det=max_det, forecaster=make_forecaster(forecast, image_size_of(log, annotations)),
+                     forecast_frames=int(log.meta.get("forecast_frames", 0) or 0))
         for log in logs
     ]
 

@@ -10,7 +10,9 @@ most `max_det` detections (the highest-scoring), as the challenge server does.
 
 With a forecaster, outputs are fed in completion order as they become available (each at its
 input time frame_index / fps) and the tracks are extrapolated to the ground-truth frame's own
-time j / fps, as the toolkit's forecasting does.
+time j / fps, as the toolkit's forecasting does. A detector that already forecasts (StreamYOLO's
+boxes describe frame_index + 1, `forecast_frames` in its log's meta) has its outputs stamped at the
+time they describe, so a Kalman forecaster on top extrapolates only the remaining gap.
 """
 from __future__ import annotations
 
@@ -82,6 +84,7 @@ def pair_outputs(
     forecaster: Forecaster | None = None,
     timing: str = "exact",
     max_det: int = MAX_DET,
+    forecast_frames: int = 0,
 ) -> Pairing:
     """Pair every ground-truth frame of one sequence with the stream's belief at its query time."""
     if timing not in TIMING_MODES:
@@ -104,7 +107,7 @@ def pair_outputs(
     for j, k in enumerate(chosen):
         while fed < k:
             fed += 1
-            forecaster.update(outputs[fed].detections, outputs[fed].frame_index / fps)
+            forecaster.update(outputs[fed].detections, (outputs[fed].frame_index + forecast_frames) / fps)
         predictions.append(forecaster.forecast(j / fps).top(max_det) if k >= 0 else empty)
     return Pairing(chosen, source, predictions)
 

@@ -62,7 +62,8 @@ def simulate_point(offline_logs: Sequence[StreamLog], caches: Sequence[CachedFra
         run = simulate_sequence(cache, num_frames=log.num_frames, fps=log.fps, latency=latency,
                                 policy=point.policy, key=log.sid, timing=timing)
         logs.append(StreamLog(log.sequence, log.sid, log.fps, log.num_frames, log.image_ids, log.classes,
-                              point.latency, point.policy, run.outputs, point.perf_factor, seed, timing=timing))
+                              point.latency, point.policy, run.outputs, point.perf_factor, seed, timing=timing,
+                              meta={k: log.meta[k] for k in ("forecast_frames",) if k in log.meta}))
     return logs
 
 

@@ -15,7 +15,7 @@ import numpy as np
 from data.argoverse import ArgoverseHD
 from data.classes import ARGOVERSE_HD_CLASSES, COCO_CLASSES, COCO_TO_ARGOVERSE_HD
 from data.detections import Detections
-from detector.runner import Detect
+from detector.runner import Detect, is_stateful, reset_stream
 from streaming.config import StreamingConfig
 
 if TYPE_CHECKING:  # the api imports the inference stack; only load_stream_detector needs it
@@ -93,6 +93,13 @@ class MappedDetector:
     detector: Detect
     mapping: np.ndarray | None  # model label -> dataset label; num_classes means dropped
     num_classes: int
+
+    @property
+    def stateful(self) -> bool:
+        return is_stateful(self.detector)
+
+    def reset(self) -> None:
+        reset_stream(self.detector)
 
     def __call__(self, frames: list[np.ndarray]) -> list[Detections]:
         out = self.detector(frames)

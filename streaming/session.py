@@ -21,7 +21,7 @@ import numpy as np
 from data.argoverse import ArgoverseHD
 from data.config import save_config
 from data.layout import find_dataset
-from detector.runner import FrameRunner
+from detector.runner import FrameRunner, is_stateful, reset_stream
 from streaming.config import StreamingConfig
 from streaming.detect import MappedDetector, load_stream_detector, map_to_dataset
 from streaming.latency import parse_latency
@@ -138,6 +138,7 @@ def stream_dataset(cfg: StreamingConfig, dataset: ArgoverseHD, detector: MappedD
             load = dataset.frame_loader(seq)
 
         # the first calls allocate and compile: not in the timings (the oracle has none)
+        reset_stream(detector)  # before every pass: a stateful detector starts each one afresh
         while n and detector is not None and len(warmup) < WARMUP_CALLS:
             first = FrameRunner(detector, load)(0)
             if first.detections is None:
@@ -149,6 +150,9 @@ def stream_dataset(cfg: StreamingConfig, dataset: ArgoverseHD, detector: MappedD
         input_size = getattr(detector.detector, "input_size", None) if detector is not None else None  # oracle: none
         meta: dict[str, Any] = {"model": cfg.model or "demo", "device": cfg.device,
                                 "input_size": list(input_size or [])}
+        ahead = int(getattr(detector.detector, "forecast_frames", 0)) if detector is not None else 0
+        if ahead:  # StreamYOLO: the boxes describe a later frame (eval_streaming.pairing)
+            meta["forecast_frames"] = ahead
         bar = tqdm(total=n, desc=f"{seq.name} offline" if cfg.offline else seq.name, unit="frame", leave=False)
 
         def advance(index: int) -> None:
@@ -159,6 +163,7 @@ def stream_dataset(cfg: StreamingConfig, dataset: ArgoverseHD, detector: MappedD
             if detector is None:
                 cache = OfflinePass(*oracle_pass(dataset, header["image_ids"]))
             elif cfg.offline:
+                reset_stream(detector)
                 cache = offline_pass(FrameRunner(detector, load), n, on_frame=advance)
             if cache is not None:
                 measured += cache.measured
@@ -168,8 +173,12 @@ def stream_dataset(cfg: StreamingConfig, dataset: ArgoverseHD, detector: MappedD
                 write_log(off, out / "offline" / f"{seq.name}.jsonl")
                 bar.reset(total=n)
                 bar.set_description(seq.name)
+            reset_stream(detector)
+            # A stateful detector (StreamYOLO) fuses each frame with the previous *processed* one,
+            # so the every-frame pass cannot be replayed for the frames a stream keeps: it runs live.
+            replay = None if is_stateful(detector) else cache
             stream = build_stream_pass(detector, load, fps=cfg.fps, latency=latency, policy=cfg.policy, key=seq.sid,
-                                       realtime=cfg.realtime, cache=cache, timing=cfg.timing).run(n, advance)
+                                       realtime=cfg.realtime, cache=replay, timing=cfg.timing).run(n, advance)
         finally:
             bar.close()
         # With the every-frame pass its runtimes are the profile; the stream's would count twice.

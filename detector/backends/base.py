@@ -84,6 +84,9 @@ class ModelMetadata:
     # "int8" Q/DQ or FakeQuantize); files written
     # before this field existed have none and are fp32 unless a converter says otherwise.
     precision: str | None = None
+    # Frames ahead of its input frame that the output describes: 1 for StreamYOLO (learned
+    # forecasting), None (= 0) for a plain detector.
+    forecast_frames: int | None = None
 
     def to_strings(self) -> dict[str, str]:
         """Flat string map for ONNX metadata_props, OpenVINO rt_info and engine sidecars."""
@@ -101,6 +104,8 @@ class ModelMetadata:
             out["legacy"] = json.dumps(bool(self.legacy))
         if self.precision is not None:
             out["precision"] = self.precision
+        if self.forecast_frames is not None:
+            out["forecast_frames"] = str(int(self.forecast_frames))
         return out
 
     @classmethod
@@ -133,6 +138,12 @@ class ModelMetadata:
                 raise ModelFileError(f"{source}: metadata 'precision' must be one of {', '.join(PRECISIONS)}, "
                                      f"got {props['precision']!r}")
             meta.precision = props["precision"]
+        if "forecast_frames" in props:
+            frames = parse("forecast_frames")
+            if isinstance(frames, bool) or not isinstance(frames, int) or frames < 0:
+                raise ModelFileError(f"{source}: metadata 'forecast_frames' must be an integer >= 0, "
+                                     f"got {props['forecast_frames']!r}")
+            meta.forecast_frames = frames
         return meta
 
 
@@ -151,6 +162,8 @@ class Backend:
     max_batch: int | None = None  # a dynamic-batch graph with an upper limit (TensorRT profiles)
     resizable: bool = False  # True when any input size (multiple of 32) can be used
     precision: str | None = None  # what the runtime computes in (ModelMetadata.precision), when known
+    forecast_frames: int = 0  # frames ahead of the input that the output describes (ModelMetadata)
+    stateful: bool = False  # keeps state between calls (a feature buffer); then it has reset()
 
     def run(self, batch: np.ndarray) -> Any:
         """float32 [B, 3, H, W] -> head output [B, N, 5 + C] (numpy, or torch for the torch backend)."""
@@ -187,6 +200,7 @@ class GraphBackend(Backend):
         if len(output_shape) != 3:
             raise ModelFileError(f"{src}: expected one output [B, N, 5 + C], got shape {output_shape}")
         self.name = meta.model_name or Path(src).stem
+        self.forecast_frames = int(meta.forecast_frames or 0)
         self.strides = tuple(meta.strides)
         self.fixed_batch = input_shape[0]
         graph_hw = input_shape[2], input_shape[3]

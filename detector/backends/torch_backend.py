@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from detector.backends.base import DEFAULT_INPUT_SIZE, Backend, ModelFileError, resolve_threads
+from detector.streamyolo import Features, StreamYOLO
 
 
 class TorchBackend(Backend):
@@ -46,7 +47,8 @@ class TorchBackend(Backend):
 
         model, meta = load_model(path, zoo_name=zoo_name)
         size = input_size or meta.input_size or DEFAULT_INPUT_SIZE
-        return cls(model, name=str(meta.model_name), input_size=size, device=device, fuse=fuse,
+        kind = StreamTorchBackend if isinstance(model, StreamYOLO) else cls
+        return kind(model, name=str(meta.model_name), input_size=size, device=device, fuse=fuse,
                    legacy=bool(meta.legacy if legacy is None else legacy), classes=meta.classes, half=half,
                    threads=threads)
 
@@ -69,3 +71,33 @@ class TorchBackend(Backend):
         if self.half:
             x = x.half()
         return self.model(x)
+
+
+class StreamTorchBackend(TorchBackend):
+    """A StreamYOLO checkpoint run online: each frame goes once through backbone and PAFPN, and its
+    PAN features stay in `buffer` as the next frame's previous (detector.streamyolo). A batch is
+    taken as consecutive frames of one stream. Stateful: `reset()` before each new sequence, or
+    the first frame of the next sequence would be fused with the last one of the previous."""
+
+    stateful = True
+
+    def __init__(self, model: StreamYOLO, **kwargs) -> None:
+        super().__init__(model, **kwargs)
+        self.forecast_frames = int(model.forecast_frames)
+        self.buffer: Features | None = None
+
+    def reset(self) -> None:
+        self.buffer = None
+
+    @torch.inference_mode()
+    def _forward(self, batch: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.device, non_blocking=True)
+        if self.half:
+            x = x.half()
+        if self.buffer is not None and self.buffer[0].shape[-2:] != (x.shape[-2] // 8, x.shape[-1] // 8):
+            self.buffer = None  # another input size: the old features cannot be fused (a new stream)
+        outputs = []
+        for i in range(x.shape[0]):
+            out, self.buffer = self.model.forward_online(x[i:i + 1], self.buffer)
+            outputs.append(out)
+        return torch.cat(outputs)

@@ -30,3 +30,44 @@ def test_run_folder_swaps_in_whole_and_marks_what_did_not_finish(tmp_path):
     assert (out / "report.md").read_text() == "new run" and not (out / INCOMPLETE).exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]  # no old or partial folder left
     check_run_complete(out)
+
+
+def test_a_streamyolo_run_resets_its_buffer_and_fuses_the_previous_processed_frame(tmp_path):
+    """Each sequence starts afresh (the warm-up and the sequence before leave nothing behind), and
+    the stream pass at 100 ms fuses each processed frame with the one processed before it (frames
+    0, 3, 6), not with the every-frame pass's neighbour: the cache is not replayed."""
+    import numpy as np
+
+    from data.coco import read_image
+    from data.synthetic import generate_world
+    from detector.api import load_detector
+    from detector.checkpoint import save_checkpoint
+    from streaming.config import StreamingConfig
+    from streaming.session import stream_session
+    from tests.support.stream_models import random_streamyolo
+
+    world = tmp_path / "world"
+    generate_world(world, sequences=2, frames=7, size=(192, 128), seed=2, val_fraction=1.0, progress=False)
+    model = tmp_path / "stream.pth"
+    save_checkpoint(model, random_streamyolo(num_classes=8), model_name="streamyolo_nano", input_size=[64, 96])
+    cfg = StreamingConfig(model=str(model), data=str(world), out=str(tmp_path / "run"), latency="fixed:0.1",
+                          conf_thresh=0.0)
+    session = stream_session(cfg)
+    fresh = load_detector(model, conf_thresh=0.0)
+    seq = session.dataset.sequences[1]
+
+    def fresh_run(indices):
+        fresh.reset()
+        return [fresh([read_image(seq.frames[i].path)])[0] for i in indices]
+
+    offline, stream = session.offline_logs[1], session.logs[1]
+    assert stream.meta["forecast_frames"] == 1 and stream.meta["mode"] == "simulated"
+    for out, want in zip(offline.outputs, fresh_run(range(7))):
+        np.testing.assert_allclose(out.detections.boxes, want.boxes, rtol=1e-5, atol=1e-3)
+    processed = [o.frame_index for o in stream.outputs]
+    assert processed == [0, 3, 6]
+    for out, want in zip(stream.outputs, fresh_run(processed)):
+        np.testing.assert_allclose(out.detections.boxes, want.boxes, rtol=1e-5, atol=1e-3)
+    replayed = offline.outputs[3].detections.boxes  # frame 3 fused with frame 2
+    live = stream.outputs[1].detections.boxes
+    assert live.shape != replayed.shape or not np.allclose(live, replayed, atol=1e-3)

@@ -1,0 +1,111 @@
+"""StreamYOLO training on a tiny generated world: samples pair the right frames, one flip covers
+the whole sample, a few steps lower the loss and move the weights, and the checkpoint runs
+through load_detector as a next-frame detector."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from data.argoverse import ArgoverseHD
+from detector.api import load_detector
+from detector.checkpoint import load_model
+from detector.stream_data import StreamPairDataset, stream_samples
+from detector.stream_train import StreamTrainConfig, StreamTrainer
+from detector.streamyolo import StreamYOLO
+
+HW = (64, 96)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    from data.synthetic import generate_world
+
+    root = tmp_path_factory.mktemp("stream_world")
+    generate_world(root, sequences=2, frames=6, size=(192, 128), seed=1, val_fraction=0.5, progress=False)
+    return root
+
+
+def _frames(world) -> ArgoverseHD:
+    return ArgoverseHD(world / "annotations" / "train.json", world)
+
+
+def test_samples_pair_previous_current_next(world) -> None:
+    frames = _frames(world)
+    ids = [f.image_id for f in frames.sequences[0].frames]
+    samples = [s for s in stream_samples(frames) if s.current in ids]
+    assert [(s.previous, s.current, s.next) for s in samples[:2]] == [(ids[0], ids[0], ids[1]),
+                                                                        (ids[0], ids[1], ids[2])]
+    assert (samples[-1].current, samples[-1].next) == (ids[-1], ids[-1])
+
+
+def test_one_flip_for_the_whole_sample(world) -> None:
+    frames = _frames(world)
+    plain = StreamPairDataset(frames, HW, flip_prob=0.0)
+    flipped = StreamPairDataset(frames, HW, flip_prob=1.0)
+    idx = 2
+    img, targets = plain[idx]
+    img_f, targets_f = flipped[idx]
+    assert img.shape == (6, *HW) and img.dtype == torch.uint8
+    assert torch.equal(img_f, img.flip(-1))  # current and previous frames both mirrored
+    assert not torch.equal(img[:3], img[3:])  # two different frames
+    n = int((targets[:, 0] >= 0).sum())
+    assert n > 0 and torch.equal(targets[:n, 0], targets_f[:n, 0])
+    torch.testing.assert_close(targets_f[:n, 1], HW[1] - targets[:n, 1])  # centres mirrored
+    torch.testing.assert_close(targets_f[:n, 2:], targets[:n, 2:])  # sizes and weights unchanged
+    # the targets are the next frame's boxes
+    s = plain.samples[idx]
+    nxt = frames.ground_truth(s.next)
+    r = HW[0] / 128
+    big = np.minimum(nxt.boxes[:, 2] - nxt.boxes[:, 0], nxt.boxes[:, 3] - nxt.boxes[:, 1]) * r > 1.0
+    expected = np.sort(((nxt.boxes[big, 0] + nxt.boxes[big, 2]) / 2) * r)
+    np.testing.assert_allclose(np.sort(targets[:n, 1].numpy()), expected, rtol=1e-5)
+    assert (targets[:n, 5] > 0).all()
+
+
+def test_training_lowers_the_loss_and_round_trips(world, tmp_path) -> None:
+    threads = torch.get_num_threads()
+    cfg = StreamTrainConfig(model="streamyolo_nano", train_ann=str(world / "annotations" / "train.json"),
+                            train_images=str(world), input_size=HW, multiscale_range=0, epochs=3, warmup_epochs=0,
+                            no_aug_epochs=3, batch_size=3, lr_per_image=0.004, num_workers=0, threads=1,
+                            print_interval=1, ema=False, cache_images=True, seed=0,
+                            init_weights="detector/weights/yolox_demo.pth")
+    init = StreamTrainer(cfg, tmp_path / "unused")
+    init._setup()
+    before = {k: v.clone() for k, v in init.model.state_dict().items()}
+    torch.set_num_threads(threads)
+    trainer = StreamTrainer(cfg, tmp_path / "run")
+    trainer.run()
+    assert torch.get_num_threads() == threads
+    from detector.trainer_utils import read_metrics
+
+    rows = [r for r in read_metrics(tmp_path / "run" / "metrics.jsonl") if "total_loss" in r]
+    losses = [r["total_loss"] for r in rows]
+    assert len(losses) == 6 and np.mean(losses[-2:]) < 0.8 * np.mean(losses[:2]), losses
+    model, meta = load_model(tmp_path / "run" / "best_weights.pth")
+    assert isinstance(model, StreamYOLO) and meta.forecast_frames == 1 and meta.model_name == "streamyolo_nano"
+    after = model.state_dict()
+    moved = [k for k in before if before[k].is_floating_point() and not torch.equal(before[k], after[k])]
+    assert any(k.startswith("backbone.jian") for k in moved) and any(k.startswith("head.") for k in moved)
+    # initialised from the YOLOX demo model: its backbone weights, not a fresh init
+    demo, _ = load_model("detector/weights/yolox_demo.pth")
+    key = "backbone.backbone.stem.conv.conv.weight"
+    assert torch.equal(before[key], demo.state_dict()[key])
+
+    det = load_detector(tmp_path / "run" / "best_weights.pth", conf_thresh=0.0, threads=1)
+    assert det.backend.stateful and det.forecast_frames == 1 and det.input_size == HW
+    assert tuple(det.classes) == tuple(_frames(world).classes)
+    from data.coco import read_image
+
+    seq = _frames(world).sequences[0]
+    dets = [det([read_image(f.path)])[0] for f in seq.frames[:2]]
+    assert all(len(d) > 0 for d in dets)
+
+
+def test_config_refuses_a_plain_yolox_model() -> None:
+    from data.config import ConfigError
+
+    with pytest.raises(ConfigError, match="model"):
+        StreamTrainConfig(model="yolox_nano")
+    with pytest.raises(ConfigError, match="TAL"):
+        StreamTrainConfig(tal_ignore_thr=2.0)
