@@ -202,7 +202,7 @@ def test_metadata_precision_is_optional_and_validated() -> None:
     old = ModelMetadata(model_name="m", decoded=False).to_strings()
     assert "precision" not in old and ModelMetadata.from_strings(old, source="old.onnx").precision is None
     assert ModelMetadata.from_strings({**old, "precision": "int8"}, source="q.onnx").precision == "int8"
-    with pytest.raises(ModelFileError, match="^q.onnx: metadata 'precision' must be one of fp32, fp16, int8"):
+    with pytest.raises(ModelFileError, match="^q.onnx: metadata 'precision' must be one of fp32, fp16, bf16, int8"):
         ModelMetadata.from_strings({**old, "precision": "half"}, source="q.onnx")
 
 
