@@ -138,6 +138,17 @@ def resolve_model_path(path_or_name: str | Path) -> tuple[Path, str | None]:
     raise FileNotFoundError(f"{path_or_name}: neither a model file nor a zoo name ({', '.join(MODEL_ZOO)})")
 
 
+def _is_stateful_checkpoint(path: Path) -> bool:
+    from detector.checkpoint import load_checkpoint
+    from detector.streamyolo import is_streamyolo_state
+
+    try:
+        state, _ = load_checkpoint(path)
+    except Exception:  # noqa: BLE001 - the real load reports a bad file with its own message
+        return False
+    return is_streamyolo_state(state)
+
+
 def choose_backend(kind: str, backend: str | None, *, device: str, path: Path) -> str:
     """The runtime to use for a file of `kind` (by suffix) when `backend` is asked for.
 
@@ -151,12 +162,17 @@ def choose_backend(kind: str, backend: str | None, *, device: str, path: Path) -
     if backend not in BACKEND_CHOICES:
         raise ValueError(f"backend must be one of {', '.join(BACKEND_CHOICES)}, got {backend!r}")
     if backend == "auto":
-        if kind != "torch" or device.lower() != "cpu":
-            return kind
+        if kind != "torch" or device.lower() != "cpu" or _is_stateful_checkpoint(path):
+            return kind  # a StreamYOLO keeps its feature buffer in torch; exports have none yet
         import importlib.util
 
         return "openvino" if importlib.util.find_spec("openvino") is not None else "torch"
-    if backend == kind or (kind == "torch" and backend in ("onnx", "openvino")):
+    if backend == kind:
+        return backend
+    if kind == "torch" and backend in ("onnx", "openvino"):
+        if _is_stateful_checkpoint(path):
+            raise ModelFileError(f"{path}: a StreamYOLO checkpoint keeps its feature buffer in torch; it cannot "
+                                 f"run as {backend!r} yet (use --backend torch or auto)")
         return backend
     raise ModelFileError(f"{path}: a {kind} model file cannot run with backend {backend!r} (it runs with {kind!r}; "
                          "only checkpoints are exported on the fly)")
