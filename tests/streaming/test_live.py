@@ -40,7 +40,8 @@ def test_ctrl_c_keeps_processed_frames_across_a_late_and_restarted_sender(checkp
     with FrameSender("tcp://127.0.0.1:*", pattern="push", bind=True) as tx:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streaming.live", "--model", str(checkpoint), "--address", tx.endpoint,
-             "--connect", "--fps", "10", "--idle-timeout", "1", "--out", str(out), "--conf-thresh", "0.0"],
+             "--connect", "--fps", "10", "--idle-timeout", "1", "--out", str(out), "--conf-thresh", "0.0",
+                 "--backend", "torch"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
         try:
             wait_for(log_path.is_file, 120, "the live log header")  # model loaded, receiver listening

@@ -236,7 +236,7 @@ def test_failed_and_interrupted_runs_leave_the_previous_run_intact(world, checkp
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.getcwd()}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streaming.run", "--model", str(checkpoints[8]), "--data", str(world),
-         "--out", str(out), "--realtime", "--fps", "2"],
+         "--out", str(out), "--realtime", "--fps", "2", "--backend", "torch"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
     partial = tmp_path / f"run.partial-{proc.pid}"
     try:  # the partial folder appears once model and data are loaded
