@@ -23,3 +23,17 @@ def _export_cache_in_tmp(tmp_path_factory):  # noqa: ANN001, ANN202
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _ctrl_c_reaches_subprocesses():  # noqa: ANN202
+    """Tests Ctrl-C their subprocesses. A suite started in the background by a non-interactive
+    shell (nohup, `&`) inherits SIGINT as *ignored*, which exec passes on, so the children would
+    never see it; a handler (unlike "ignored") is reset to the default in each child."""
+    import signal
+
+    previous = signal.getsignal(signal.SIGINT)
+    if previous == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
