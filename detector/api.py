@@ -139,14 +139,18 @@ def resolve_model_path(path_or_name: str | Path) -> tuple[Path, str | None]:
 
 
 def _is_stateful_checkpoint(path: Path) -> bool:
-    from detector.checkpoint import load_checkpoint
+    """Whether a .pth holds a StreamYOLO; memory-mapped, so only the keys are read, not the weights
+    (the real load follows, and reports a bad file with its own message)."""
+    import torch
+
     from detector.streamyolo import is_streamyolo_state
 
     try:
-        state, _ = load_checkpoint(path)
-    except Exception:  # noqa: BLE001 - the real load reports a bad file with its own message
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001 - legacy (non-zip) files cannot be mapped; they are YOLOX checkpoints
         return False
-    return is_streamyolo_state(state)
+    state = obj.get("model", obj) if isinstance(obj, dict) else {}
+    return isinstance(state, dict) and is_streamyolo_state({k.removeprefix("module."): v for k, v in state.items()})
 
 
 def choose_backend(kind: str, backend: str | None, *, device: str, path: Path) -> str:
