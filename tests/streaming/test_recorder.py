@@ -117,14 +117,19 @@ def test_live_record_then_replay_with_its_trace_takes_the_same_frames(tmp_path):
     print("live  ", live_frames)
     print("replay", replay_frames)
     assert len(live_frames) < len(frames)  # the detector could not keep up: frames were dropped
-    # The replay knows each frame's capture stamp; the live receiver saw it a fraction of a
-    # millisecond later (the sender's sleep overshoot, the socket). When the detector became free
-    # inside that window the live run took the previous frame and the replay the new one; a pick
-    # differs there by one frame and the timelines agree again at the next call.
+    # The replay knows each frame's capture stamp; the live receiver saw it later (the sender's
+    # sleep overshoot, the socket, the GIL under load). When the detector became free inside that
+    # window the live run took an earlier frame than the replay; the timelines agree again once
+    # the detector waits for a frame. The live log measures that lag: a call starting at stream
+    # time t that picked frame f ran `floor(t * fps) - f` frames behind the stamps. A replay pick
+    # may differ from the live ones by at most that lag plus one frame; a broken trace replay
+    # (wrong runtimes, wrong order) drifts much further over 100 frames.
+    lag = max(int(np.floor(o.t_start * FPS + 1e-9)) - o.frame_index for o in live.outputs)
+    reach = max(lag, 0) + 1
+    print("live lag (frames)", lag)
     live_set, replay_set = set(live_frames), set(replay_frames)
     print("agreement", len(live_set & replay_set) / len(live_set | replay_set))
-    assert abs(len(replay_frames) - len(live_frames)) <= 3
-    # every pick that differs is a neighbour of a live pick
-    assert all(f in live_set or f - 1 in live_set or f + 1 in live_set for f in replay_set)
+    assert abs(len(replay_frames) - len(live_frames)) <= 3 + lag
+    assert all(any(abs(f - g) <= reach for g in live_set) for f in replay_set)
     # How many picks agree exactly depends on the machine's load (0.83-1.0 idle, 0.48 with another
     # CPU-heavy job at 50 FPS): arrival delays grow with it. The checks above hold either way.
