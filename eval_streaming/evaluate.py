@@ -18,7 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from data.cli import run_command
-from data.coco_eval import evaluate, results_array, results_records
+from data.coco_eval import Scorer, results_array, results_records
 from data.detections import Detections
 from eval_streaming.pairing import MAX_DET, Pairing, offline_predictions, pair_outputs
 from eval_streaming.report import EvalResult, format_report, write_report
@@ -203,8 +203,8 @@ def evaluate_logs(
             rows["offline"] = results_array(ids, [d.top(max_det) for f in offline_frames for d in f], cats)
         timings["results"] = time.perf_counter() - t0
         t0 = time.perf_counter()
-        metrics = {name: evaluate(annotations.coco, ids, r, category_ids=cats, class_names=classes)
-                   for name, r in rows.items()}
+        scorer = Scorer(annotations.coco, ids, category_ids=cats, class_names=classes)
+        metrics = scorer.evaluate_many(rows)
         timings["cocoeval"] = time.perf_counter() - t0
         streaming, offline = metrics["streaming"], metrics.get("offline")
     result = EvalResult(streaming, offline, association, per_seq, settings, timings)

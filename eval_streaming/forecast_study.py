@@ -23,7 +23,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from data.coco_eval import evaluate, results_array
+from data.coco_eval import Scorer, results_array
 from data.detections import Detections
 from eval_streaming.evaluate import evaluate_logs, image_size_of, pair_logs
 from streaming.latency import parse_latency
@@ -156,9 +156,9 @@ def reference_metrics(logs: Sequence[StreamLog], dataset: Any) -> dict[str, Any]
     pairings = pair_logs(logs, annotations=dataset)
     ids = [i for log in logs for i in log.image_ids]
     cats, classes = list(dataset.category_ids), list(dataset.classes)
+    scorer = Scorer(dataset.coco, ids, category_ids=cats, class_names=classes)
     out = {}
     for method in REFERENCES:
         preds = [d for log, p in zip(logs, pairings) for d in reference_predictions(log, p.output_index, dataset, method)]
-        out[method] = evaluate(dataset.coco, ids, results_array(ids, preds, cats), category_ids=cats,
-                               class_names=classes)
+        out[method] = scorer.evaluate(results_array(ids, preds, cats))
     return out

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from data.cli import run_command
-from data.coco_eval import SUMMARY_KEYS, evaluate, format_table, results_array
+from data.coco_eval import SUMMARY_KEYS, Scorer, format_table, results_array
 from data.detections import Detections
 from eval_streaming.evaluate import check_compatible, eta_arg, forecast_method, load_annotations, pair_logs
 from eval_streaming.pairing import MAX_DET, offline_predictions
@@ -75,24 +75,24 @@ def sweep(offline_logs: Sequence[StreamLog], annotations: Any, points: Sequence[
     cats, classes = list(annotations.category_ids), list(annotations.classes)
     ids = [i for log in offline_logs for i in log.image_ids]
 
-    def scores(predictions: Sequence[Detections]) -> dict:
-        metrics = evaluate(annotations.coco, ids, results_array(ids, predictions, cats), category_ids=cats,
-                           class_names=classes)
-        return {k: v for k, v in metrics.to_dict().items() if k != "per_class"}
-
     caches = _caches(offline_logs)
     ref = {"latency": "offline", "policy": "-", "forecast": "-", "perf_factor": 1.0, "eta": 0.0,
-           "processed": len(ids), "missed": 0, "in_time": len(ids), "mean_frames_behind": 0.0,
-           **scores([d.top(MAX_DET) if d is not None else Detections.empty() for c in caches for d in c.detections])}
+           "processed": len(ids), "missed": 0, "in_time": len(ids), "mean_frames_behind": 0.0}
     rows = [ref]
+    results = [results_array(ids, [d.top(MAX_DET) if d is not None else Detections.empty()
+                                   for c in caches for d in c.detections], cats)]
     for point in points:
         logs = simulate_point(offline_logs, caches, point, seed=seed, timing=timing)
         pairings = pair_logs(logs, eta=eta, forecast=point.forecast, annotations=annotations)
         answered = [b for p in pairings for b in p.frames_behind.tolist() if b == b]
         rows.append({**asdict(point), "eta": eta, "processed": sum(len(log.outputs) for log in logs),
                      "missed": sum(p.missed for p in pairings), "in_time": sum(p.in_time for p in pairings),
-                     "mean_frames_behind": sum(answered) / len(answered) if answered else None,
-                     **scores([d for p in pairings for d in p.predictions])})
+                     "mean_frames_behind": sum(answered) / len(answered) if answered else None})
+        results.append(results_array(ids, [d for p in pairings for d in p.predictions], cats))
+    scorer = Scorer(annotations.coco, ids, category_ids=cats, class_names=classes)
+    metrics = scorer.evaluate_many({str(k): r for k, r in enumerate(results)})
+    for k, row in enumerate(rows):
+        row.update({m: v for m, v in metrics[str(k)].to_dict().items() if m != "per_class"})
     return rows
 
 

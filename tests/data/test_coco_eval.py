@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from data.coco_eval import (CocoMetrics, evaluate, ground_truth, metrics_table, per_class_ap, results_array,
-                            results_records, run_cocoeval)
+                            results_records, run_cocoeval, Scorer)
 from data.detections import Detections
 from tests.support.pycocotools_reference import pycocotools_cocoeval, pycocotools_ground_truth
 from tests.support.toy_world import toy_detections, toy_world
@@ -42,6 +42,29 @@ def test_faster_coco_eval_equals_pycocotools(run):
     b = per_class_ap(ref.eval["precision"], ref.params.catIds, cats)
     assert [x is None for x in a] == [x is None for x in b]
     np.testing.assert_allclose([x for x in a if x is not None], [x for x in b if x is not None], rtol=0, atol=1e-12)
+
+
+def test_one_scorer_scores_many_result_sets_as_separate_runs_and_pycocotools_do(run):
+    # The Scorer's ground-truth index is built once and shared by every run: no run may leave a
+    # trace in it (order of use must not matter), and each must equal pycocotools on its rows.
+    w, ids, rows = run
+    cats = w.ground_truth.category_ids
+    rng = np.random.default_rng(3)
+    variants = [rows, rows[rng.random(len(rows)) < 0.5], rows[:0], rows[np.isin(rows[:, 6], cats[:3])]]
+    scorer = Scorer(ground_truth(copy.deepcopy(w.dataset)), ids, category_ids=cats, class_names=w.classes)
+    ref_gt = pycocotools_ground_truth(copy.deepcopy(w.dataset))
+    for r in variants + variants[::-1]:
+        shared = scorer.run(r)
+        ref = pycocotools_cocoeval(ref_gt, ids, r, cats)
+        np.testing.assert_allclose(shared.stats[:12], ref.stats, rtol=0, atol=1e-12)
+    assert scorer.evaluate(variants[1]).AP < scorer.evaluate(rows).AP
+    # threads overlap the engine's GIL-free part; every number stays each run's own
+    named = {str(k): r for k, r in enumerate(variants * 2)}
+    serial = scorer.evaluate_many(named, workers=1)
+    for _ in range(3):
+        assert scorer.evaluate_many(named, workers=2) == serial
+    with pytest.raises(ValueError, match="workers"):
+        scorer.evaluate_many(named, workers=0)
 
 
 def test_metrics_are_percent_with_none_where_undefined(run):
