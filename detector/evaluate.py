@@ -1,8 +1,10 @@
 """Offline COCO AP of a detector on a COCO-format or Argoverse-HD split (data.coco_eval).
 
 `python -m detector.eval --model CKPT_OR_ONNX --data ANNOTATION_JSON [--image-dir DIR]
-[--input-size H W]` prints AP, AP50, AP75, APs/m/l and per-class AP (percent; "-" where
-undefined) and saves them as JSON (undefined AP is null). During training, `evaluate_model`
+[--input-size H W] [--backend auto|torch|onnx|openvino] [--precision f32|bf16|int8]` prints AP,
+AP50, AP75, APs/m/l and per-class AP (percent; "-" where undefined) and saves them as JSON
+(undefined AP is null). A checkpoint run at reduced precision is also scored in torch f32 on the
+same images and the AP change is printed and saved (`--reference none` skips it). During training, `evaluate_model`
 scores the in-memory (EMA) model the same way.
 """
 from __future__ import annotations
@@ -76,16 +78,25 @@ def evaluate_model(model: torch.nn.Module, dataset: CocoDataset, *, input_hw: tu
 
 
 def checkpoint_detector(path: str, *, input_hw: tuple[int, int] | None, conf_thresh: float, nms_thresh: float,
-                        num_classes: int, device: str = "cpu"
-                        ) -> tuple[Callable[[list[np.ndarray]], list[Detections]], tuple[int, int]]:
+                        num_classes: int, device: str = "cpu", backend: str | None = None,
+                        precision: str | None = None):
     """A .pth checkpoint (official or ours; input size from its metadata or the zoo) or an
-    exported model, through the inference API (detector.load_detector)."""
+    exported model, through the inference API (detector.load_detector); returns the Detector and
+    its input size."""
     from detector import load_detector
 
-    det = load_detector(path, conf_thresh=conf_thresh, nms_thresh=nms_thresh, input_size=input_hw, device=device)
+    det = load_detector(path, conf_thresh=conf_thresh, nms_thresh=nms_thresh, input_size=input_hw, device=device,
+                        backend=backend, precision=precision)
     if len(det.classes) != num_classes:
         raise ValueError(f"{path}: model has {len(det.classes)} classes but the dataset has {num_classes}")
     return det, tuple(det.input_size)
+
+
+def ap_delta(metrics: CocoMetrics, reference: CocoMetrics | None) -> float | None:
+    """AP (percent points) of `metrics` minus the f32 reference's; None without a defined pair."""
+    if reference is None or metrics.AP is None or reference.AP is None:
+        return None
+    return round(metrics.AP - reference.AP, 4)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -106,6 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--max-images", type=int, default=None)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--backend", default=None, choices=["auto", "torch", "onnx", "openvino", "tensorrt"],
+                   help="default: the file's own runtime (torch for a .pth)")
+    p.add_argument("--precision", default=None, choices=["f32", "bf16", "int8"], help="OpenVINO precision")
+    p.add_argument("--reference", default="auto", choices=["auto", "none"],
+                   help="auto: a checkpoint run at reduced precision (bf16, int8) is also scored in torch f32 "
+                        "on the same images, and the AP change is reported")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--out", type=Path, default=None, help="results JSON (default runs/eval/<model>_<data>.json)")
     args = p.parse_args(argv)
@@ -113,16 +130,32 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     image_dir = args.image_dir or image_root_for(args.data)  # the official Argoverse-HD layout too
     dataset = CocoDataset(args.data, image_dir)
-    detect, hw = checkpoint_detector(args.model, input_hw=tuple(args.input_size) if args.input_size else None,
-                                     conf_thresh=args.conf, nms_thresh=args.nms,
-                                     num_classes=len(dataset.classes), device=args.device)
+    input_hw = tuple(args.input_size) if args.input_size else None
+    detect, hw = checkpoint_detector(args.model, input_hw=input_hw, conf_thresh=args.conf, nms_thresh=args.nms,
+                                     num_classes=len(dataset.classes), device=args.device, backend=args.backend,
+                                     precision=args.precision)
+    kind, precision = detect.backend.kind, detect.backend.precision or "f32"
     metrics = run_detector(detect, dataset, batch_size=args.batch_size, max_images=args.max_images)
+    name = f"{Path(args.model).name} ({kind}, {precision})"
+    results = {name: metrics}
+    reference = None
+    if args.reference == "auto" and precision != "f32" and Path(args.model).suffix in (".pth", ".pt", ".tar", ""):
+        # Reduced precision is a measured trade: the same checkpoint in f32 on the same images.
+        ref, _ = checkpoint_detector(args.model, input_hw=hw, conf_thresh=args.conf, nms_thresh=args.nms,
+                                     num_classes=len(dataset.classes), device=args.device, backend="torch")
+        reference = run_detector(ref, dataset, batch_size=args.batch_size, max_images=args.max_images,
+                                 desc="eval f32")
+        results[f"{Path(args.model).name} (torch, f32)"] = reference
     print(f"{args.model} on {args.data} ({metrics.num_images} images, input {hw[0]}x{hw[1]})")
-    print(metrics_table({Path(args.model).name: metrics}))
+    print(metrics_table(results))
+    delta = ap_delta(metrics, reference)
+    if delta is not None:
+        print(f"\nAP change of {precision} against f32: {delta:+.2f}")
     out = args.out or Path("runs") / "eval" / f"{Path(args.model).stem}_{args.data.stem}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     record = {**metrics.to_dict(), "model": str(args.model), "data": str(args.data), "input_size": list(hw),
-              "conf": args.conf, "nms": args.nms}
+              "conf": args.conf, "nms": args.nms, "backend": kind, "precision": precision,
+              "reference_f32": reference.to_dict() if reference is not None else None, "ap_delta_vs_f32": delta}
     out.write_text(json.dumps(record, indent=2, allow_nan=False))
     print(f"saved {out}")
     return 0

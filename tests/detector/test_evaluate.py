@@ -73,3 +73,29 @@ def test_no_readable_image_is_an_error_not_zeros(tmp_path, capsys):
                       "--out", str(tmp_path / "ap.json")]) == 2
     err = capsys.readouterr().err
     assert "instances.json" in err and str(empty) in err and not (tmp_path / "ap.json").exists()
+
+
+def test_reduced_precision_is_reported_against_f32_on_the_same_images(tmp_path, capsys):
+    # The demo model on a generated world (its own domain), OpenVINO bf16 against torch f32.
+    from data.synthetic import generate_world
+    from streaming.detect import demo_model_path
+
+    generate_world(tmp_path / "w", sequences=2, frames=4, size=(480, 300), seed=5, val_fraction=0.5,
+                   progress=False)
+    out = tmp_path / "ap.json"
+    rc = eval_main(["--model", str(demo_model_path()), "--data", str(tmp_path / "w" / "annotations" / "val.json"),
+                    "--backend", "auto", "--precision", "bf16", "--threads", "1", "--out", str(out)])
+    assert rc == 0
+    record = json.loads(out.read_text())
+    assert record["backend"] == "openvino" and record["precision"] == "bf16"
+    ref = record["reference_f32"]
+    assert ref is not None and ref["num_images"] == record["num_images"] == 4
+    assert record["AP"] is not None and ref["AP"] > 5  # the demo model finds its world's objects
+    assert record["ap_delta_vs_f32"] == pytest.approx(record["AP"] - ref["AP"], abs=1e-3)
+    assert abs(record["ap_delta_vs_f32"]) < 5
+    printed = capsys.readouterr().out
+    assert "(openvino, bf16)" in printed and "(torch, f32)" in printed and "AP change of bf16 against f32" in printed
+    # f32 itself needs no reference
+    rc = eval_main(["--model", str(demo_model_path()), "--data", str(tmp_path / "w" / "annotations" / "val.json"),
+                    "--threads", "1", "--out", str(out)])
+    assert rc == 0 and json.loads(out.read_text())["reference_f32"] is None
