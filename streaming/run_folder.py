@@ -4,7 +4,8 @@
                               be created (a typo fails here, leaving the previous run as it was)
     begin_run(out)            `<out>.partial-<pid>/` with an INCOMPLETE marker: the run writes here
     finish_run(work, out)     marker removed; the old run renamed away, the new one renamed in,
-                              the old one deleted
+                              the old one deleted, and partial folders of processes that are
+                              gone (earlier failures) removed
     check_run_complete(dir)   ValueError for a folder whose run never finished
 
 A run that fails or is interrupted (Ctrl-C) after begin_run leaves its partial folder, marked, and
@@ -56,7 +57,34 @@ def finish_run(work: Path, out: str | Path) -> Path:
     work.rename(out)
     if old.exists():
         shutil.rmtree(old)
+    remove_stale_partials(out)
     return out
+
+
+def remove_stale_partials(out: Path) -> list[Path]:
+    """Delete the marked partial folders of `out` whose process is gone: a complete run now
+    stands in `out`, so an earlier failure's leftovers are no longer the latest word. A folder
+    of a live process (a run still going) or without the marker is left alone."""
+    removed = []
+    for path in out.parent.glob(f"{out.name}.partial-*"):
+        pid = path.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or not (path / INCOMPLETE).is_file() or _alive(int(pid)):
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def check_run_complete(run_dir: str | Path) -> None:

@@ -32,6 +32,26 @@ def test_run_folder_swaps_in_whole_and_marks_what_did_not_finish(tmp_path):
     check_run_complete(out)
 
 
+def test_a_finished_run_removes_partial_folders_of_processes_that_are_gone(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    out = tmp_path / "run"
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(gone.stdout)
+    failed = tmp_path / f"run.partial-{dead_pid}"
+    failed.mkdir()
+    (failed / INCOMPLETE).write_text("x")
+    running = tmp_path / f"run.partial-{os.getppid()}"  # a live process: a run still going
+    running.mkdir()
+    (running / INCOMPLETE).write_text("x")
+    unmarked = tmp_path / "run.partial-notapid"
+    unmarked.mkdir()
+    finish_run(begin_run(out), out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["run", running.name, unmarked.name])
+
+
 def test_a_streamyolo_run_resets_its_buffer_and_fuses_the_previous_processed_frame(tmp_path):
     """Each sequence starts afresh (the warm-up and the sequence before leave nothing behind), and
     the stream pass at 100 ms fuses each processed frame with the one processed before it (frames
