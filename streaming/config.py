@@ -60,6 +60,9 @@ class StreamingConfig:
     # torch | onnx | openvino | tensorrt insist on one (detector.api.choose_backend).
     backend: str = "auto"
     precision: str = ""  # OpenVINO f32 | bf16 | int8; "" = detector.quantize.DEFAULT_OPENVINO_PRECISION
+    # Intra-op threads per inference; 0 = detector.backends.base.default_threads (1 on <= 2 cores,
+    # where a second thread competes with decoding and the runner).
+    threads: int = 0
     conf_thresh: float = EVAL_CONF_THRESH  # low, as for AP evaluation
     nms_thresh: float = EVAL_NMS_THRESH
     # Also run every frame once: gives offline AP, and the simulation then replays detections
@@ -99,5 +102,7 @@ class StreamingConfig:
             raise ConfigError(f"backend: {self.backend!r} is not one of auto, torch, onnx, openvino, tensorrt")
         if self.precision not in ("", "f32", "fp32", "bf16", "int8"):
             raise ConfigError(f"precision: {self.precision!r} is not one of f32, bf16, int8")
+        if self.threads < 0:
+            raise ConfigError(f"threads: must be >= 0 (0 = automatic), got {self.threads}")
         if self.max_sequences < 0 or self.max_frames < 0 or self.video_max_sequences < 0:
             raise ConfigError("max_sequences, max_frames and video_max_sequences must be >= 0")

@@ -50,6 +50,8 @@ def load_stream_detector(cfg: StreamingConfig) -> Detector:
                               "backend": cfg.backend, "precision": cfg.precision or None}
     if cfg.input_size is not None:
         kwargs["input_size"] = tuple(cfg.input_size)
+    if cfg.threads:
+        kwargs["threads"] = cfg.threads
     return load_detector(model, **kwargs)
 
 

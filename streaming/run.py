@@ -44,7 +44,7 @@ _FLAG_KEYS = {
     "latency": "latency", "policy": "policy", "perf_factor": "perf_factor", "input_size": "input_size",
     "forecast": "forecast.method", "eta": "eta", "out": "out", "submission": "submission", "seed": "seed",
     "device": "device", "max_sequences": "max_sequences", "max_frames": "max_frames", "timing": "timing",
-    "max_det": "max_det", "backend": "backend", "precision": "precision",
+    "max_det": "max_det", "backend": "backend", "precision": "precision", "threads": "threads",
 }
 
 
@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--backend", choices=("auto", "torch", "onnx", "openvino", "tensorrt"),
                     help="auto (default): a .pth on a CPU runs through OpenVINO, exported once and cached")
     ap.add_argument("--precision", choices=("f32", "bf16", "int8"), help="OpenVINO compute precision")
+    ap.add_argument("--threads", type=int, help="intra-op threads per inference (default: 1 on <= 2 cores)")
     ap.add_argument("--max-sequences", dest="max_sequences", type=int)
     ap.add_argument("--max-frames", dest="max_frames", type=int)
     ap.add_argument("--realtime", action="store_true", default=None, help="wall-clock runner")
@@ -146,7 +147,7 @@ def runtime_info(session) -> dict:  # noqa: ANN001 - a StreamSession
     det = session.detector.detector if session.detector is not None else None
     backend = getattr(det, "backend", None)
     info: dict = {"backend": getattr(backend, "kind", "oracle" if det is None else type(det).__name__),
-                  "precision": getattr(backend, "precision", None),
+                  "precision": getattr(backend, "precision", None), "threads": getattr(backend, "threads", None),
                   "model": getattr(backend, "source", None) or session.cfg.model or "demo",
                   "input_size": list(getattr(det, "input_size", []) or [])}
     if session.cfg.realtime:
@@ -163,7 +164,8 @@ def append_runtime_report(out: Path, session) -> None:  # noqa: ANN001
     info = runtime_info(session)
     precision = f" {info['precision']}" if info["precision"] else ""
     size = "x".join(str(v) for v in info["input_size"])
-    lines = [f"\n## Detector\n\n{info['backend']}{precision}, input {size or '-'} ({info['model']})\n"]
+    threads = f", {info['threads']} thread{'s' if info['threads'] != 1 else ''}" if info.get("threads") else ""
+    lines = [f"\n## Detector\n\n{info['backend']}{precision}, input {size or '-'}{threads} ({info['model']})\n"]
     rt = info.get("realtime")
     if rt is not None:
         lines.append(f"\nWall clock: processed {rt['processed']} of {rt['offered']} frames in {rt['wall_s']:.2f} s = "

@@ -35,6 +35,7 @@ class OnnxBackend(GraphBackend):
         import onnxruntime as ort
 
         self.source = str(path)
+        self.threads = threads
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads is not None:

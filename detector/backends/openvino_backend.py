@@ -98,6 +98,7 @@ class OpenVinoBackend(GraphBackend):
             if meta.precision != "int8":
                 meta.precision = precision
         config = compile_config(meta.precision, half=half, threads=threads)
+        self.threads = threads
         try:
             self.compiled = core.compile_model(model, _device(device), config)
         except Exception as e:

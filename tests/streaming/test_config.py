@@ -44,6 +44,7 @@ def test_shipped_configs_load():
         (["forecast.method=magic"], "forecast.method"),
         (["input_size=[300, 512]"], "multiples of 32"),
         (["perf_factor=0"], "perf_factor"),
+        (["threads=-1"], "threads"),
         (["realtime=true", "latency=fixed:0.1"], "measured"),
         (["realtime=true", "perf_factor=2.0"], "perf_factor 1"),
         (["fps=fast"], "fps"),

@@ -100,9 +100,10 @@ def test_coco_model_measured_in_loop_and_realtime(world, checkpoints, tmp_path):
     header = json.loads((out / "logs").glob("*.jsonl").__next__().read_text().splitlines()[0])
     assert header["latency"] == "measured" and header["perf_factor"] == 1.5
     assert header["meta"]["input_size"] == [128, 224]
-    assert _run(world, checkpoints[8], tmp_path / "rt", "--realtime", "--max-frames", "5") == 0
+    assert _run(world, checkpoints[8], tmp_path / "rt", "--realtime", "--max-frames", "5", "--threads", "2") == 0
     rt = json.loads((tmp_path / "rt" / "report.json").read_text())
     assert rt["association"]["frames"] == 10
+    assert rt["detector"]["threads"] == 2 and ", 2 threads" in (tmp_path / "rt" / "report.md").read_text()
 
 
 def test_test_split_without_annotations_writes_submission(world, checkpoints, tmp_path):
