@@ -256,7 +256,8 @@ def load_detector(path_or_name: str | Path, *, conf_thresh: float = DEMO_CONF_TH
     once and cached by checkpoint SHA-256, precision and input size in `cache_dir`, default
     $YOLOX_STREAMING_CACHE or ~/.cache/yolox-streaming; detector.ov_cache); "torch" / "onnx" /
     "openvino" / "tensorrt" insist on one. precision (OpenVINO): f32 / bf16 / int8 for a checkpoint's
-    export (default detector.quantize.DEFAULT_OPENVINO_PRECISION); for an .xml it overrides the
+    export (default detector.quantize.DEFAULT_OPENVINO_PRECISION; a StreamYOLO's is f32 and INT8 is
+    refused, detector.export.STREAM_OPENVINO_PRECISION); for an .xml it overrides the
     precision recorded in the file, except that an f32 or bf16 IR cannot become int8.
     """
     runtime = load_backend(path_or_name, input_size=input_size, device=device, fuse=fuse, legacy=legacy,

@@ -13,6 +13,9 @@ written into the file (ONNX metadata_props, OpenVINO rt_info, a JSON sidecar for
 load_detector needs nothing else. OpenVINO IRs also record their precision (f32 / bf16 / int8, the
 default detector.quantize.DEFAULT_OPENVINO_PRECISION; INT8 is calibrated on --calibration frames).
 
+A StreamYOLO checkpoint exports to ONNX or OpenVINO (f32 by default, or bf16; not INT8, not TensorRT)
+with its feature buffer as extra graph inputs / outputs (detector.export_stream), batch 1.
+
 The ONNX exporter is torch.export-based (dynamo, the default since torch 2.9, opset >= 18);
 --opset below 18 uses the TorchScript exporter, which older runtimes may need.
 """
