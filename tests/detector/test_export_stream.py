@@ -14,6 +14,7 @@ from detector.backends.base import ModelFileError, ModelMetadata
 from detector.checkpoint import save_checkpoint
 from detector.export import export_onnx, main as export_main
 from detector.export_stream import BUFFER_INPUTS, BUFFER_OUTPUTS, BUFFER_VALID
+from detector.runner import is_stateful, reset_stream
 from tests.support.stream_models import random_streamyolo
 
 HW = (64, 96)
@@ -41,12 +42,14 @@ def _frames(n: int = 5, seed: int = 3) -> list[np.ndarray]:
 
 
 def _sequence(det, frames: list[np.ndarray]) -> list[np.ndarray]:  # noqa: ANN001
-    """Frames 0, 1, 2 of one stream, then a reset and frames 3, 4 of another."""
-    det.reset()
+    """Frames 0, 1, 2 of one stream, then a reset (what every loop over sequences calls) and
+    frames 3, 4 of another."""
+    assert is_stateful(det)
+    reset_stream(det)
     outs = []
     for i, frame in enumerate(frames):
         if i == 3:
-            det.reset()
+            reset_stream(det)
         outs.append(det.infer_raw(frame))
     return outs
 
