@@ -157,7 +157,8 @@ def choose_backend(kind: str, backend: str | None, *, device: str, path: Path) -
     """The runtime to use for a file of `kind` (by suffix) when `backend` is asked for.
 
     None: the file's own runtime. "auto": a checkpoint on a CPU runs through OpenVINO when it is
-    installed (detector.ov_cache exports it once), anything else through its own runtime. A
+    installed (detector.ov_cache exports it once), anything else through its own runtime; a
+    StreamYOLO checkpoint too (at f32), its graph carrying the feature buffer (detector.export_stream). A
     checkpoint can also be asked to run as "onnx" or "openvino" (cached export); an exported
     graph runs only in its own runtime.
     """
@@ -166,17 +167,14 @@ def choose_backend(kind: str, backend: str | None, *, device: str, path: Path) -
     if backend not in BACKEND_CHOICES:
         raise ValueError(f"backend must be one of {', '.join(BACKEND_CHOICES)}, got {backend!r}")
     if backend == "auto":
-        if kind != "torch" or device.lower() != "cpu" or _is_stateful_checkpoint(path):
-            return kind  # a StreamYOLO keeps its feature buffer in torch; exports have none yet
+        if kind != "torch" or device.lower() != "cpu":
+            return kind
         import importlib.util
 
         return "openvino" if importlib.util.find_spec("openvino") is not None else "torch"
     if backend == kind:
         return backend
     if kind == "torch" and backend in ("onnx", "openvino"):
-        if _is_stateful_checkpoint(path):
-            raise ModelFileError(f"{path}: a StreamYOLO checkpoint keeps its feature buffer in torch; it cannot "
-                                 f"run as {backend!r} yet (use --backend torch or auto)")
         return backend
     raise ModelFileError(f"{path}: a {kind} model file cannot run with backend {backend!r} (it runs with {kind!r}; "
                          "only checkpoints are exported on the fly)")
@@ -201,7 +199,15 @@ def load_backend(path_or_name: str | Path, *, input_size: Sequence[int] | None =
         from detector.quantize import DEFAULT_OPENVINO_PRECISION
 
         wanted = precision or DEFAULT_OPENVINO_PRECISION
-        if precision is None and wanted == "int8":
+        if _is_stateful_checkpoint(path):  # a StreamYOLO: f32 by default, no INT8 (detector.export)
+            from detector.export import STREAM_OPENVINO_PRECISION
+            from detector.quantize import normalise_precision
+
+            wanted = normalise_precision(precision or STREAM_OPENVINO_PRECISION, what="precision")
+            if wanted == "int8":
+                raise ModelFileError(f"{path}: a StreamYOLO checkpoint cannot be exported to INT8 (calibration "
+                                     "through its feature buffer is not supported); use precision f32 or bf16")
+        elif precision is None and wanted == "int8":
             import importlib.util
 
             if importlib.util.find_spec("nncf") is None:  # the default needs NNCF; bf16 needs nothing more
@@ -250,7 +256,8 @@ def load_detector(path_or_name: str | Path, *, conf_thresh: float = DEMO_CONF_TH
     once and cached by checkpoint SHA-256, precision and input size in `cache_dir`, default
     $YOLOX_STREAMING_CACHE or ~/.cache/yolox-streaming; detector.ov_cache); "torch" / "onnx" /
     "openvino" / "tensorrt" insist on one. precision (OpenVINO): f32 / bf16 / int8 for a checkpoint's
-    export (default detector.quantize.DEFAULT_OPENVINO_PRECISION); for an .xml it overrides the
+    export (default detector.quantize.DEFAULT_OPENVINO_PRECISION; a StreamYOLO's is f32 and INT8 is
+    refused, detector.export.STREAM_OPENVINO_PRECISION); for an .xml it overrides the
     precision recorded in the file, except that an f32 or bf16 IR cannot become int8.
     """
     runtime = load_backend(path_or_name, input_size=input_size, device=device, fuse=fuse, legacy=legacy,

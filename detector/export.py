@@ -13,6 +13,9 @@ written into the file (ONNX metadata_props, OpenVINO rt_info, a JSON sidecar for
 load_detector needs nothing else. OpenVINO IRs also record their precision (f32 / bf16 / int8, the
 default detector.quantize.DEFAULT_OPENVINO_PRECISION; INT8 is calibrated on --calibration frames).
 
+A StreamYOLO checkpoint exports to ONNX or OpenVINO (f32 by default, or bf16; not INT8, not TensorRT)
+with its feature buffer as extra graph inputs / outputs (detector.export_stream), batch 1.
+
 The ONNX exporter is torch.export-based (dynamo, the default since torch 2.9, opset >= 18);
 --opset below 18 uses the TorchScript exporter, which older runtimes may need.
 """
@@ -36,14 +39,28 @@ from detector.grid import check_input_hw
 
 DYNAMO_MIN_OPSET = 18
 EXPORT_FORMATS = ("onnx", "openvino", "engine")  # --format; "engine" is TensorRT
+# A StreamYOLO's OpenVINO default: INT8 would need calibration through the feature buffer (not
+# done), and f32 keeps the exported graph equal to the torch online path.
+STREAM_OPENVINO_PRECISION = "fp32"
 
 
 def export_onnx(model: torch.nn.Module, output: str | Path, *, input_size: tuple[int, int],
                 metadata: ModelMetadata, decode: bool = False, dynamic_batch: bool = False,
                 opset: int | None = None, fuse: bool = True) -> Path:
-    """Write an ONNX file of `model` (not modified) and check it; returns the path."""
+    """Write an ONNX file of `model` (not modified) and check it; returns the path. A StreamYOLO
+    gets its feature buffer as extra inputs / outputs (detector.export_stream)."""
     import onnx
 
+    from detector.streamyolo import StreamYOLO
+
+    if isinstance(model, StreamYOLO):
+        if dynamic_batch:
+            raise ValueError("a StreamYOLO graph has batch 1 (its feature buffer belongs to one stream); "
+                             "drop --dynamic-batch")
+        from detector.export_stream import export_stream_onnx
+
+        return export_stream_onnx(model, output, input_size=input_size, metadata=metadata, decode=decode,
+                                  opset=DYNAMO_MIN_OPSET if opset is None else int(opset), fuse=fuse)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     model = copy.deepcopy(model).cpu().float().eval()
@@ -122,6 +139,9 @@ def export_openvino(onnx_path: str | Path, xml_path: str | Path, *, fp16: bool =
     model = ov.convert_model(str(onnx_path))
     if precision == "int8":
         meta = ModelMetadata.from_strings(props, source=str(onnx_path))
+        if meta.buffer_inputs is not None:
+            raise ValueError(f"{onnx_path}: INT8 calibration of a StreamYOLO graph (feature-buffer inputs) is not "
+                             "supported; export it at --precision f32 or bf16")
         shape = model.input(0).get_partial_shape()
         input_hw = meta.input_size or (shape[2].get_length(), shape[3].get_length())
         model = quantize_int8(model, list(calibration_frames or []), input_hw=tuple(input_hw),
@@ -180,6 +200,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--random-init", action="store_true", help="untrained zoo model (for latency tests only)")
     ap.add_argument("--num-classes", type=int, default=80, help="with --random-init")
     args = ap.parse_args(argv)
+    asked_precision = args.precision  # None: the format's default (another one for a StreamYOLO)
 
     calibration = None
     if args.format == "engine":  # fail before the (slow) ONNX export when TensorRT is missing
@@ -199,7 +220,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                              "FP16 weights)")
         args.precision = normalise_precision(args.precision or DEFAULT_OPENVINO_PRECISION)
         if args.precision == "int8":
-            import_nncf()
+            if asked_precision is not None:  # else checked once the model is known (a StreamYOLO's is f32)
+                import_nncf()
             calibration = args.calibration or SYNTHETIC  # frames are loaded once the input size is known
         elif args.calibration:
             raise ValueError(f"--calibration is for --precision int8, not {args.precision}")
@@ -210,6 +232,21 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         import_float16()
     model, meta = load_for_export(args.model, num_classes=args.num_classes, random_init=args.random_init)
+    from detector.streamyolo import StreamYOLO
+
+    if isinstance(model, StreamYOLO):  # the buffer graph: ONNX and OpenVINO f32 / bf16 (detector.export_stream)
+        if args.format == "engine" or args.fp16 or args.dynamic_batch:
+            raise ValueError(f"{args.model}: a StreamYOLO exports to --format onnx or openvino, without --fp16 "
+                             "or --dynamic-batch (its feature buffer is a batch-1 float32 graph input)")
+        if args.format == "openvino" and asked_precision is None:
+            args.precision, calibration = STREAM_OPENVINO_PRECISION, None
+        elif args.format == "openvino" and args.precision == "int8":
+            raise ValueError(f"{args.model}: INT8 calibration of a StreamYOLO graph is not supported; "
+                             "use --precision f32 or bf16")
+    if args.format == "openvino" and args.precision == "int8" and asked_precision is None:
+        from detector.quantize import import_nncf
+
+        import_nncf()
     if args.classes:
         names = json.loads(Path(args.classes).read_text())
         if len(names) != model.num_classes:

@@ -10,6 +10,9 @@ entry), the precision and the input size: `<cache>/<format>/<sha256[:16]>-<preci
 An entry is written into a scratch folder beside it and renamed into place when complete, so an
 interrupted build or two processes building at once never leave a half-written model behind.
 
+A StreamYOLO checkpoint is exported with its feature buffer as graph inputs / outputs
+(detector.export_stream); detector.api asks for f32 there (no INT8 calibration through the buffer).
+
 The cache folder is $YOLOX_STREAMING_CACHE, else ~/.cache/yolox-streaming; entries can be deleted
 at any time. INT8 entries are calibrated on the synthetic world (rendered once, kept in
 <cache>/calibration); for a model of other scenes, export it yourself with --calibration YOUR_FRAMES.

@@ -17,7 +17,9 @@ Shapes (w = width multiplier, levels at strides 8 / 16 / 32, Ck = 256w / 512w / 
 
 Online (`forward_online`), one backbone pass per processed frame: the previous processed frame's
 PAN features come from the buffer the last call returned, so a frame costs what plain YOLOX costs
-plus three 1x1 convs (detector.backends.torch_backend.StreamTorchBackend keeps the buffer).
+plus three 1x1 convs (detector.backends.torch_backend.StreamTorchBackend keeps the buffer; exported
+graphs take it as inputs and return it as outputs, detector.export_stream, and the ONNX Runtime and
+OpenVINO backends keep it the same way).
 """
 from __future__ import annotations
 

@@ -87,6 +87,11 @@ class ModelMetadata:
     # Frames ahead of its input frame that the output describes: 1 for StreamYOLO (learned
     # forecasting), None (= 0) for a plain detector.
     forecast_frames: int | None = None
+    # A StreamYOLO graph (detector.export_stream): the names of its feature-buffer inputs and
+    # outputs (stride 8, 16, 32) and of its "buffer is valid" flag; None for a stateless graph.
+    buffer_inputs: tuple[str, ...] | None = None
+    buffer_outputs: tuple[str, ...] | None = None
+    buffer_valid: str | None = None
 
     def to_strings(self) -> dict[str, str]:
         """Flat string map for ONNX metadata_props, OpenVINO rt_info and engine sidecars."""
@@ -106,6 +111,12 @@ class ModelMetadata:
             out["precision"] = self.precision
         if self.forecast_frames is not None:
             out["forecast_frames"] = str(int(self.forecast_frames))
+        if self.buffer_inputs is not None:
+            out["buffer_inputs"] = json.dumps(list(self.buffer_inputs))
+        if self.buffer_outputs is not None:
+            out["buffer_outputs"] = json.dumps(list(self.buffer_outputs))
+        if self.buffer_valid is not None:
+            out["buffer_valid"] = self.buffer_valid
         return out
 
     @classmethod
@@ -144,7 +155,58 @@ class ModelMetadata:
                 raise ModelFileError(f"{source}: metadata 'forecast_frames' must be an integer >= 0, "
                                      f"got {props['forecast_frames']!r}")
             meta.forecast_frames = frames
+        for key in ("buffer_inputs", "buffer_outputs"):
+            if key in props:
+                names = parse(key)
+                if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+                    raise ModelFileError(f"{source}: metadata {key!r} must be a JSON list of tensor names")
+                setattr(meta, key, tuple(names))
+        meta.buffer_valid = props.get("buffer_valid")
+        if (meta.buffer_inputs is None) != (meta.buffer_outputs is None) or (
+                meta.buffer_inputs is not None and (len(meta.buffer_inputs) != len(meta.buffer_outputs)
+                                                    or meta.buffer_valid is None)):
+            raise ModelFileError(f"{source}: metadata must name as many buffer_inputs as buffer_outputs, "
+                                 "and buffer_valid")
         return meta
+
+
+class StreamBuffer:
+    """The feature buffer of an exported StreamYOLO graph (detector.export_stream), kept between
+    calls: each call feeds the previous processed frame's features and keeps this frame's. After
+    `reset()` (and at first) the next frame is fused with itself, as the torch online path does."""
+
+    def __init__(self, meta: ModelMetadata, shapes: dict[str, list[int | None]], *, source: str) -> None:
+        if meta.buffer_inputs is None or meta.buffer_outputs is None or meta.buffer_valid is None:
+            raise ModelFileError(f"{source}: not a StreamYOLO graph (its metadata names no feature buffer)")
+        self.inputs, self.outputs, self.valid = meta.buffer_inputs, meta.buffer_outputs, meta.buffer_valid
+        missing = [n for n in (*self.inputs, self.valid) if n not in shapes]
+        if missing:
+            raise ModelFileError(f"{source}: metadata names buffer inputs {missing} that the graph does not have")
+        self.shapes = {}
+        for name in self.inputs:
+            shape = shapes[name]
+            if None in shape or len(shape) != 4 or shape[0] != 1:
+                raise ModelFileError(f"{source}: buffer input {name!r} must have a fixed shape [1, C, h, w], "
+                                     f"got {shape}")
+            self.shapes[name] = tuple(int(d) for d in shape)  # type: ignore[arg-type]
+        self.state: list[np.ndarray] | None = None
+
+    def reset(self) -> None:
+        self.state = None
+
+    def feeds(self) -> dict[str, np.ndarray]:
+        """The buffer inputs of the next call (zeros and valid = 0 for a first frame)."""
+        if self.state is None:
+            out = {n: np.zeros(self.shapes[n], np.float32) for n in self.inputs}
+            out[self.valid] = np.zeros(1, np.float32)
+            return out
+        out = dict(zip(self.inputs, self.state))
+        out[self.valid] = np.ones(1, np.float32)
+        return out
+
+    def keep(self, outputs: list[np.ndarray]) -> None:
+        """This frame's buffer outputs (copied: runtimes reuse their output memory)."""
+        self.state = [np.array(o, dtype=np.float32, copy=True) for o in outputs]
 
 
 class Backend:

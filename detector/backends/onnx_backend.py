@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from detector.backends.base import GraphBackend, ModelFileError, ModelMetadata
+from detector.backends.base import GraphBackend, ModelFileError, ModelMetadata, StreamBuffer
 
 
 def _dims(shape: list) -> list[int | None]:
@@ -49,15 +49,33 @@ class OnnxBackend(GraphBackend):
             message = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
             raise ModelFileError(f"{path}: not a loadable ONNX model ({message})") from None
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        props = dict(self.session.get_modelmeta().custom_metadata_map)
+        meta = ModelMetadata.from_strings(props, source=str(path))
+        self.stream: StreamBuffer | None = None
+        if meta.buffer_inputs is not None:  # a StreamYOLO graph: the buffer in and out by name
+            self.stream = StreamBuffer(meta, {i.name: _dims(i.shape) for i in inputs}, source=str(path))
+            buffers = {*self.stream.inputs, self.stream.valid}
+            inputs = [i for i in inputs if i.name not in buffers]
+            outputs = [o for o in outputs if o.name not in self.stream.outputs]
+            self.stateful, self.forecast_frames = True, int(meta.forecast_frames or 0)
         if len(inputs) != 1:
             raise ModelFileError(f"{path}: expected one image input, the graph has {len(inputs)}")
         self.input_name = inputs[0].name
         self.output_name = outputs[0].name
-        props = dict(self.session.get_modelmeta().custom_metadata_map)
-        meta = ModelMetadata.from_strings(props, source=str(path))
         self._configure(meta=meta, input_shape=_dims(inputs[0].shape), output_shape=_dims(outputs[0].shape),
                         input_size=input_size, legacy=legacy, decoded=decoded)
+        self.reset()  # the probe in _configure may have filled the buffer
+
+    def reset(self) -> None:
+        """A new stream (a StreamYOLO graph forgets its buffer); a no-op for stateless graphs."""
+        if self.stream is not None:
+            self.stream.reset()
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         feed = {self.input_name: np.ascontiguousarray(batch, dtype=np.float32)}
-        return self.session.run([self.output_name], feed)[0]
+        if self.stream is None:
+            return self.session.run([self.output_name], feed)[0]
+        feed.update(self.stream.feeds())  # fixed batch 1: Backend.run calls once per frame, in order
+        out, *buffers = self.session.run([self.output_name, *self.stream.outputs], feed)
+        self.stream.keep(buffers)
+        return out

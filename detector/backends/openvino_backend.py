@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from detector.backends.base import GraphBackend, ModelFileError, ModelMetadata, import_optional
+from detector.backends.base import GraphBackend, ModelFileError, ModelMetadata, StreamBuffer, import_optional
 
 RT_INFO_SECTION = "yolox_streaming"
 
@@ -34,7 +34,7 @@ def write_rt_metadata(model, props: dict[str, str]) -> None:  # noqa: ANN001
 
 
 _KEYS = ["yolox_streaming_metadata", "model_name", "classes", "num_classes", "input_size", "decoded", "legacy",
-         "strides", "precision"]
+         "strides", "precision", "forecast_frames", "buffer_inputs", "buffer_outputs", "buffer_valid"]
 
 
 def compile_config(precision: str | None, *, half: bool = False, threads: int | None = None) -> dict:
@@ -81,12 +81,22 @@ class OpenVinoBackend(GraphBackend):
         except Exception as e:  # RuntimeError with a long C++ trace for bad XML or a missing .bin
             message = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
             raise ModelFileError(f"{path}: not a loadable OpenVINO model ({message})") from None
-        if len(model.inputs) != 1:
-            raise ModelFileError(f"{path}: expected one image input, the model has {len(model.inputs)}")
         meta = ModelMetadata.from_strings(read_rt_metadata(model, _KEYS), source=str(path))
 
         def dims(partial) -> list[int | None]:  # noqa: ANN001
             return [d.get_length() if d.is_static else None for d in partial]
+
+        image_inputs, image_outputs = list(model.inputs), list(model.outputs)
+        self.stream: StreamBuffer | None = None
+        if meta.buffer_inputs is not None:  # a StreamYOLO graph: the buffer in and out by name
+            shapes = {i.get_any_name(): dims(i.get_partial_shape()) for i in model.inputs}
+            self.stream = StreamBuffer(meta, shapes, source=str(path))
+            buffers = {*self.stream.inputs, self.stream.valid}
+            image_inputs = [i for i in model.inputs if i.get_any_name() not in buffers]
+            image_outputs = [o for o in model.outputs if not (o.get_names() & set(self.stream.outputs))]
+            self.stateful, self.forecast_frames = True, int(meta.forecast_frames or 0)
+        if len(image_inputs) != 1:
+            raise ModelFileError(f"{path}: expected one image input, the model has {len(image_inputs)}")
 
         if precision is not None:  # the caller's choice of compute precision for the float parts
             from detector.quantize import normalise_precision
@@ -105,19 +115,32 @@ class OpenVinoBackend(GraphBackend):
             message = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
             raise ModelFileError(f"{path}: OpenVINO could not compile the model for {device!r} ({message})") from None
         self.request = self.compiled.create_infer_request()
-        self._output = self.compiled.output(0)
+        self._input = image_inputs[0].get_any_name()
+        self._output = self.compiled.output(image_outputs[0].get_any_name())
+        self._buffer_outputs = [] if self.stream is None else [self.compiled.output(n) for n in self.stream.outputs]
         # What actually runs: the stored precision, or the plugin's pick when the hint was left open
         self.precision = meta.precision or ("fp32" if "INFERENCE_PRECISION_HINT" in config else
                                             _type_name(self.compiled.get_property("INFERENCE_PRECISION_HINT")))
         if self.precision == "bf16" and "BF16" not in core.get_property(_device(device), "OPTIMIZATION_CAPABILITIES"):
             self.precision = "fp32"  # the plugin falls back to f32 on CPUs without bf16
-        self._configure(meta=meta, input_shape=dims(model.input(0).get_partial_shape()),
-                        output_shape=dims(model.output(0).get_partial_shape()),
+        self._configure(meta=meta, input_shape=dims(image_inputs[0].get_partial_shape()),
+                        output_shape=dims(image_outputs[0].get_partial_shape()),
                         input_size=input_size, legacy=legacy, decoded=decoded)
+        self.reset()  # the probe in _configure may have filled the buffer
+
+    def reset(self) -> None:
+        """A new stream (a StreamYOLO graph forgets its buffer); a no-op for stateless graphs."""
+        if self.stream is not None:
+            self.stream.reset()
 
     def _run(self, batch: np.ndarray) -> np.ndarray:
         # share_inputs: the request reads the caller's (contiguous float32) batch without a copy
-        result = self.request.infer({0: np.ascontiguousarray(batch, dtype=np.float32)}, share_inputs=True)
+        feed = {self._input: np.ascontiguousarray(batch, dtype=np.float32)}
+        if self.stream is not None:  # fixed batch 1: Backend.run calls once per frame, in order
+            feed.update(self.stream.feeds())
+        result = self.request.infer(feed, share_inputs=True)
+        if self.stream is not None:
+            self.stream.keep([result[o] for o in self._buffer_outputs])  # keep() copies
         return np.array(result[self._output], copy=True)  # the request reuses its output buffer
 
     def __repr__(self) -> str:

@@ -109,3 +109,22 @@ def test_config_refuses_a_plain_yolox_model() -> None:
         StreamTrainConfig(model="yolox_nano")
     with pytest.raises(ConfigError, match="TAL"):
         StreamTrainConfig(tal_ignore_thr=2.0)
+
+
+@pytest.mark.parametrize("size", ["s", "m", "l"])
+def test_official_schedule_configs_load(size: str) -> None:
+    """configs/train_streamyolo_{s,m,l}.yaml load into StreamTrainConfig with the official values."""
+    from pathlib import Path
+
+    from data.config import load_config
+
+    path = Path(__file__).resolve().parents[2] / "configs" / f"train_streamyolo_{size}.yaml"
+    cfg = load_config(StreamTrainConfig, path)
+    assert cfg.model == f"streamyolo_{size}" and cfg.init_weights == f"yolox_{size}"
+    assert (cfg.epochs, cfg.warmup_epochs, cfg.no_aug_epochs, cfg.batch_size) == (15, 1, 15, 32)
+    assert cfg.lr_per_image == pytest.approx(0.001 / 64) and tuple(cfg.input_size) == (608, 960)
+    thr, value = {"s": (0.5, 1.5), "m": (0.4, 1.7), "l": (0.5, 1.6)}[size]
+    assert (cfg.trend.gamma, cfg.trend.ignore_thr, cfg.trend.ignore_value) == (1.0, thr, value)
+    assert cfg.aug.mosaic_prob == cfg.aug.mixup_prob == cfg.aug.hsv_prob == 0.0 and cfg.aug.flip_prob == 0.5
+    assert cfg.train_ann.endswith("Argoverse-HD/annotations/train.json")
+    assert cfg.train_images.endswith("Argoverse-1.1/tracking")

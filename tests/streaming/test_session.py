@@ -73,7 +73,7 @@ def test_a_streamyolo_run_resets_its_buffer_and_fuses_the_previous_processed_fra
     cfg = StreamingConfig(model=str(model), data=str(world), out=str(tmp_path / "run"), latency="fixed:0.1",
                           conf_thresh=0.0)
     session = stream_session(cfg)
-    fresh = load_detector(model, conf_thresh=0.0)
+    fresh = load_detector(model, conf_thresh=0.0, backend=cfg.backend)  # the runtime the session chose
     seq = session.dataset.sequences[1]
 
     def fresh_run(indices):
