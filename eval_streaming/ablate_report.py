@@ -100,12 +100,17 @@ def plot_ablation(rows: Sequence[dict], out: Path) -> list[Path]:
     paths = []
     fig = Figure(figsize=(7.5, 4.8), layout="constrained")
     ax = fig.subplots()
-    groups: dict[tuple, list[dict]] = {}
-    for r in valid:
-        groups.setdefault((r["model"], r["input_size"], r["backend"], r["precision"], r["forecast"]), []).append(r)
-    for key, group in groups.items():
-        pts = sorted((r["runtime_ms"], r["sAP"]) for r in group)
-        ax.plot(*zip(*pts), marker="o", linewidth=0.8, label=" ".join(str(k) for k in key if k != "-"))
+    # colour: the pass (model, size, backend); marker: the forecast. No lines: points of one pass
+    # at the same runtime (measured and profile latency) differ in timing, not in speed.
+    passes = list(dict.fromkeys((r["model"], r["input_size"], r["backend"], r["precision"]) for r in valid))
+    forecasts = list(dict.fromkeys(r["forecast"] for r in valid))
+    for i, key in enumerate(passes):
+        for j, forecast in enumerate(forecasts):
+            group = [r for r in valid if (r["model"], r["input_size"], r["backend"], r["precision"]) == key
+                     and r["forecast"] == forecast]
+            if group:
+                ax.scatter([r["runtime_ms"] for r in group], [r["sAP"] for r in group], color=f"C{i % 10}",
+                           marker="os^Dv"[j % 5], label=" ".join(str(k) for k in (*key, forecast) if k != "-"))
     ax.set_xlabel("detector runtime (ms, after perf factor)")
     ax.set_ylabel("streaming AP")
     ax.legend(fontsize=6)
