@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -178,7 +180,15 @@ def write_outputs(cfg: AblationConfig, result: AblationResult) -> Path:
                       "conf_thresh": cfg.conf_thresh, "nms_thresh": cfg.nms_thresh, "device": cfg.device,
                       "max_frames": cfg.max_frames},
          "stats": result.stats}, indent=1, allow_nan=False) + "\n")
-    plot_ablation(result.rows, out)
+    # the plots are a function of the rows: drawn once per table (matplotlib costs a rerun seconds)
+    plots = Path(cfg.cache).absolute() / "plots" / digest_of(result.rows)[:24]
+    if not plots.is_dir():
+        tmp = plots.parent / f".{plots.name}.tmp-{os.getpid()}"
+        tmp.mkdir(parents=True, exist_ok=True)
+        plot_ablation(result.rows, tmp)
+        tmp.rename(plots)
+    for png in sorted(plots.glob("*.png")):
+        shutil.copyfile(png, out / png.name)
     return out
 
 

@@ -4,6 +4,7 @@
     CACHE/passes/<key>/shard.json                 its key, measured runtimes and a content digest
     CACHE/scores/<key>.json                       one scored point (or a pass's offline row)
     CACHE/profiles/<digest>.json                  a pass's runtime profile (streaming.latency format)
+    CACHE/plots/<digest>/*.png                    the plots of one table (keyed by its rows), copied to --out
 
 A shard's key hashes what determines its detections: the checkpoint's bytes, input size,
 backend, precision, device, thresholds, the annotation file's bytes, the shard's sequences and

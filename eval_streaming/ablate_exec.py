@@ -134,6 +134,9 @@ class RayExecutor:
         self.retried = 0  # Ray retries on its own and does not say how often
 
     def __enter__(self) -> "RayExecutor":
+        return self  # Ray starts with the first task: a rerun served by the cache never pays for it
+
+    def _connect(self) -> None:
         if not self.ray.is_initialized():  # a caller that already connected keeps its own session
             kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
             if self.address:
@@ -142,7 +145,6 @@ class RayExecutor:
                 kwargs["num_cpus"] = self.workers
             self.ray.init(**kwargs)
             self.started = True
-        return self
 
     def __exit__(self, *exc: object) -> None:
         if self.started:
@@ -153,6 +155,9 @@ class RayExecutor:
             on_result: Callable[[int, Any], None] | None = None, desc: str = "tasks") -> list[Any]:
         from tqdm import tqdm
 
+        if not jobs:
+            return []
+        self._connect()
         ray = self.ray
         remote = ray.remote(_in_worker).options(num_cpus=1, num_gpus=gpus, max_retries=self.max_retries,
                                                 retry_exceptions=True)

@@ -46,8 +46,8 @@ def test_ray_table_is_the_local_table(ray_session, tmp_path_factory, tmp_path):
 
 def test_ray_retries_failed_tasks(ray_session, tmp_path):
     with RayExecutor(max_retries=1) as ex:
-        assert not ex.started  # the session the caller opened is used, and left open
         assert ex.map(raise_once, [(str(tmp_path / "raised"), 1)]) == [2]
+        assert not ex.started  # the session the caller opened is used, and left open
         assert ex.map(die_once, [(str(tmp_path / "died"), 4)]) == [8]
     assert (tmp_path / "raised").is_file() and (tmp_path / "died").is_file()
     assert ray.is_initialized()
