@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from data.cli import run_command
-from data.coco_eval import SUMMARY_KEYS, Scorer, format_table, results_array
+from data.coco_eval import SUMMARY_KEYS, evaluate, format_table, results_array
 from data.detections import Detections
 from eval_streaming.evaluate import check_compatible, eta_arg, forecast_method, load_annotations, pair_logs
 from eval_streaming.pairing import MAX_DET, offline_predictions
@@ -42,7 +42,8 @@ class SweepPoint:
         return f"{self.latency} / {self.policy} / {self.forecast} / x{self.perf_factor:g}"
 
 
-def _caches(offline_logs: Sequence[StreamLog]) -> list[CachedFrames]:
+def frame_caches(offline_logs: Sequence[StreamLog]) -> list[CachedFrames]:
+    """Each offline log's detections (and measured runtimes, when complete) as the simulator replays them."""
     caches = []
     for log in offline_logs:
         runtimes = log.meta.get("runtimes")
@@ -67,33 +68,49 @@ def simulate_point(offline_logs: Sequence[StreamLog], caches: Sequence[CachedFra
     return logs
 
 
+def _scores(annotations: Any, ids: list[int], predictions: Sequence[Detections]) -> dict:
+    cats, classes = list(annotations.category_ids), list(annotations.classes)
+    metrics = evaluate(annotations.coco, ids, results_array(ids, predictions, cats), category_ids=cats,
+                       class_names=classes)
+    return {k: v for k, v in metrics.to_dict().items() if k != "per_class"}
+
+
+def offline_row(offline_logs: Sequence[StreamLog], annotations: Any,
+                caches: Sequence[CachedFrames] | None = None) -> dict:
+    """The zero-latency reference row: every frame scored with its own detections (offline AP)."""
+    check_compatible(offline_logs, annotations)
+    caches = frame_caches(offline_logs) if caches is None else caches
+    ids = [i for log in offline_logs for i in log.image_ids]
+    return {"latency": "offline", "policy": "-", "forecast": "-", "perf_factor": 1.0, "eta": 0.0,
+            "processed": len(ids), "missed": 0, "in_time": len(ids), "mean_frames_behind": 0.0,
+            **_scores(annotations, ids, [d.top(MAX_DET) if d is not None else Detections.empty()
+                                         for c in caches for d in c.detections])}
+
+
+def point_row(offline_logs: Sequence[StreamLog], annotations: Any, point: SweepPoint, *,
+              caches: Sequence[CachedFrames] | None = None, eta: float = 0.0, seed: int = 0,
+              timing: str = "exact") -> dict:
+    """One point simulated from the every-frame pass, paired and scored (AP in percent)."""
+    check_compatible(offline_logs, annotations)
+    caches = frame_caches(offline_logs) if caches is None else caches
+    ids = [i for log in offline_logs for i in log.image_ids]
+    logs = simulate_point(offline_logs, caches, point, seed=seed, timing=timing)
+    pairings = pair_logs(logs, eta=eta, forecast=point.forecast, annotations=annotations)
+    answered = [b for p in pairings for b in p.frames_behind.tolist() if b == b]
+    return {**asdict(point), "eta": eta, "processed": sum(len(log.outputs) for log in logs),
+            "missed": sum(p.missed for p in pairings), "in_time": sum(p.in_time for p in pairings),
+            "mean_frames_behind": sum(answered) / len(answered) if answered else None,
+            **_scores(annotations, ids, [d for p in pairings for d in p.predictions])}
+
+
 def sweep(offline_logs: Sequence[StreamLog], annotations: Any, points: Sequence[SweepPoint], *,
           eta: float = 0.0, seed: int = 0, timing: str = "exact") -> list[dict]:
     """One row per point (plus the offline reference): AP numbers (percent, None where undefined)
     and association stats."""
-    check_compatible(offline_logs, annotations)
-    cats, classes = list(annotations.category_ids), list(annotations.classes)
-    ids = [i for log in offline_logs for i in log.image_ids]
-
-    caches = _caches(offline_logs)
-    ref = {"latency": "offline", "policy": "-", "forecast": "-", "perf_factor": 1.0, "eta": 0.0,
-           "processed": len(ids), "missed": 0, "in_time": len(ids), "mean_frames_behind": 0.0}
-    rows = [ref]
-    results = [results_array(ids, [d.top(MAX_DET) if d is not None else Detections.empty()
-                                   for c in caches for d in c.detections], cats)]
-    for point in points:
-        logs = simulate_point(offline_logs, caches, point, seed=seed, timing=timing)
-        pairings = pair_logs(logs, eta=eta, forecast=point.forecast, annotations=annotations)
-        answered = [b for p in pairings for b in p.frames_behind.tolist() if b == b]
-        rows.append({**asdict(point), "eta": eta, "processed": sum(len(log.outputs) for log in logs),
-                     "missed": sum(p.missed for p in pairings), "in_time": sum(p.in_time for p in pairings),
-                     "mean_frames_behind": sum(answered) / len(answered) if answered else None})
-        results.append(results_array(ids, [d for p in pairings for d in p.predictions], cats))
-    scorer = Scorer(annotations.coco, ids, category_ids=cats, class_names=classes)
-    metrics = scorer.evaluate_many({str(k): r for k, r in enumerate(results)})
-    for k, row in enumerate(rows):
-        row.update({m: v for m, v in metrics[str(k)].to_dict().items() if m != "per_class"})
-    return rows
+    caches = frame_caches(offline_logs)
+    return [offline_row(offline_logs, annotations, caches),
+            *(point_row(offline_logs, annotations, p, caches=caches, eta=eta, seed=seed, timing=timing)
+              for p in points)]
 
 
 def format_sweep(rows: Sequence[dict]) -> str:
