@@ -89,10 +89,18 @@ def export_onnx(model: torch.nn.Module, output: str | Path, *, input_size: tuple
         torch.onnx.export(model, (dummy,), str(scratch), **kwargs)
         proto = onnx.load(str(scratch))
     _check_names(proto, output)
-    meta = copy.copy(metadata)
-    meta.decoded = bool(decode)
+    return save_onnx_with_metadata(proto, output, copy.copy(metadata), decoded=decode, input_hw=(h, w))
+
+
+def save_onnx_with_metadata(proto, output: Path, meta: ModelMetadata, *, decoded: bool,
+                            input_hw: tuple[int, int]) -> Path:
+    """Write an exported graph with the project's metadata (decoded flag, input size when the
+    metadata has none), checked, as one file; YOLOX and StreamYOLO exports end here."""
+    import onnx
+
+    meta.decoded = bool(decoded)
     if meta.input_size is None:
-        meta.input_size = (h, w)
+        meta.input_size = tuple(input_hw)
     onnx.helper.set_model_props(proto, meta.to_strings())
     proto.producer_name = "yolox-streaming"
     onnx.checker.check_model(proto)

@@ -65,7 +65,7 @@ def export_stream_onnx(model: StreamYOLO, output: str | Path, *, input_size: tup
     """Write the ONNX file of a StreamYOLO (not modified) with the buffer inputs / outputs; returns the path."""
     import onnx
 
-    from detector.export import DYNAMO_MIN_OPSET, _quiet_exporter_logs
+    from detector.export import DYNAMO_MIN_OPSET, _quiet_exporter_logs, save_onnx_with_metadata
 
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -95,12 +95,5 @@ def export_stream_onnx(model: StreamYOLO, output: str | Path, *, input_size: tup
     if got_in != names_in or got_out != names_out:
         raise RuntimeError(f"{output}: exporter produced inputs {got_in} / outputs {got_out}, "
                            f"expected {names_in} / {names_out}")
-    meta = stream_metadata(metadata, model)
-    meta.decoded = bool(decode)
-    if meta.input_size is None:
-        meta.input_size = (h, w)
-    onnx.helper.set_model_props(proto, meta.to_strings())
-    proto.producer_name = "yolox-streaming"
-    onnx.checker.check_model(proto)
-    onnx.save(proto, str(output))
-    return output
+    return save_onnx_with_metadata(proto, output, stream_metadata(metadata, model), decoded=decode,
+                                   input_hw=(h, w))
