@@ -3,7 +3,11 @@
 `python -m detector.eval --model CKPT_OR_ONNX --data ANNOTATION_JSON [--image-dir DIR]
 [--input-size H W] [--backend auto|torch|onnx|openvino] [--precision f32|bf16|int8]` prints AP,
 AP50, AP75, APs/m/l and per-class AP (percent; "-" where undefined) and saves them as JSON
-(undefined AP is null). A checkpoint run at reduced precision is also scored in torch f32 on the
+(undefined AP is null). A learned forecaster (StreamYOLO: a stateful detector that predicts the
+next frame) is run sequence by sequence in frame order, one frame at a time from a fresh buffer,
+and its output at frame k is scored against frame k + 1's ground truth ("next-frame AP", the
+StreamYOLO paper's offline protocol); each sequence's first frame, which nothing predicts, is not
+scored. A checkpoint run at reduced precision is also scored in torch f32 on the
 same images and the AP change is printed and saved (`--reference none` skips it). During training, `evaluate_model`
 scores the in-memory (EMA) model the same way.
 """
@@ -20,6 +24,7 @@ from data.coco import CocoDataset
 from data.coco_eval import CocoMetrics, evaluate, metrics_table, results_array
 from data.layout import image_root_for
 from data.detections import Detections
+from detector.runner import is_stateful, reset_stream
 
 
 def run_detector(detect: Callable[[list[np.ndarray]], list[Detections]], dataset: CocoDataset, *,
@@ -27,7 +32,10 @@ def run_detector(detect: Callable[[list[np.ndarray]], list[Detections]], dataset
     """Run `detect` (frames -> Detections in original pixels) over the dataset and score it.
 
     A frame that cannot be read is skipped and counted (its ground truth stays, as a miss); when
-    none can be read the run is an error, not an all-zero table."""
+    none can be read the run is an error, not an all-zero table. A stateful detector is scored
+    on the next frame (`run_forecaster`)."""
+    if is_stateful(detect):
+        return run_forecaster(detect, dataset, max_images=max_images, desc=desc)
     n = len(dataset) if max_images is None else min(max_images, len(dataset))
     if max_images is not None and n < len(dataset):
         # An evenly spaced subset covers every sequence instead of only the first ones.
@@ -47,14 +55,68 @@ def run_detector(detect: Callable[[list[np.ndarray]], list[Detections]], dataset
         if frames:
             ids += chunk_ids
             predictions += detect(frames)
-    if indices and len(skipped) == len(indices):
-        raise ValueError(f"{dataset.annotation_file}: none of its {len(indices)} images could be read from "
-                         f"{dataset.image_dir} (first: {skipped[0]}); is --image-dir right?")
-    if skipped:
-        print(f"warning: {len(skipped)} unreadable image(s) skipped")
+    _check_read(dataset, len(indices), skipped)
     rows = results_array(ids, predictions, dataset.category_ids)
     return evaluate(dataset.coco, [dataset.image_ids[i] for i in indices], rows,
                     category_ids=dataset.category_ids, class_names=dataset.classes)
+
+
+def _check_read(dataset: CocoDataset, attempted: int, skipped: list[Exception]) -> None:
+    if attempted and len(skipped) == attempted:
+        raise ValueError(f"{dataset.annotation_file}: none of its {attempted} images could be read from "
+                         f"{dataset.image_dir} (first: {skipped[0]}); is --image-dir right?")
+    if skipped:
+        print(f"warning: {len(skipped)} unreadable image(s) skipped")
+
+
+def sequence_order(dataset: CocoDataset) -> list[list[int]]:
+    """Dataset indices grouped by sequence (`sid`) in frame order (`fid`); an error for a file
+    without them (a forecaster needs consecutive frames)."""
+    groups: dict[int, list[tuple[int, int]]] = {}
+    for index in range(len(dataset)):
+        info = dataset.image_info(index)
+        if "sid" not in info or "fid" not in info:
+            raise ValueError(f"{dataset.annotation_file}: image {info['id']} has no sid/fid; a learned "
+                             "forecaster (StreamYOLO) is evaluated on sequences (Argoverse-HD layout)")
+        groups.setdefault(int(info["sid"]), []).append((int(info["fid"]), index))
+    return [[index for _, index in sorted(frames)] for _, frames in sorted(groups.items())]
+
+
+def run_forecaster(detect: Callable[[list[np.ndarray]], list[Detections]], dataset: CocoDataset, *,
+                   max_images: int | None = None, desc: str = "eval") -> CocoMetrics:
+    """Next-frame AP of a stateful detector: whole sequences (the first ones up to `max_images`
+    frames), each from a fresh buffer, one frame per call; the output at frame k is scored
+    against frame k + 1. An unreadable frame is skipped and is simply not in the buffer, as in a
+    stream; the frame it would have predicted keeps its ground truth, as a miss."""
+    sequences = sequence_order(dataset)
+    if max_images is not None:
+        kept, total = [], 0
+        for seq in sequences:
+            if kept and total + len(seq) > max_images:
+                break
+            kept.append(seq)
+            total += len(seq)
+        sequences = kept
+    ids, predictions, scored = [], [], []
+    skipped: list[Exception] = []
+    with tqdm(total=sum(map(len, sequences)), desc=desc, leave=False) as bar:
+        for seq in sequences:
+            reset_stream(detect)
+            scored += [dataset.image_ids[i] for i in seq[1:]]
+            for k, index in enumerate(seq):
+                bar.update()
+                try:
+                    frame = dataset.load_image(index)
+                except (OSError, ValueError) as e:
+                    skipped.append(e)
+                    continue
+                out = detect([frame])[0]
+                if k + 1 < len(seq):
+                    ids.append(dataset.image_ids[seq[k + 1]])
+                    predictions.append(out)
+    _check_read(dataset, sum(map(len, sequences)), skipped)
+    rows = results_array(ids, predictions, dataset.category_ids)
+    return evaluate(dataset.coco, scored, rows, category_ids=dataset.category_ids, class_names=dataset.classes)
 
 
 def evaluate_model(model: torch.nn.Module, dataset: CocoDataset, *, input_hw: tuple[int, int],
@@ -146,7 +208,9 @@ def main(argv: list[str] | None = None) -> int:
         reference = run_detector(ref, dataset, batch_size=args.batch_size, max_images=args.max_images,
                                  desc="eval f32")
         results[f"{Path(args.model).name} (torch, f32)"] = reference
-    print(f"{args.model} on {args.data} ({metrics.num_images} images, input {hw[0]}x{hw[1]})")
+    target = "next frame" if is_stateful(detect) else "same frame"
+    print(f"{args.model} on {args.data} ({metrics.num_images} images, input {hw[0]}x{hw[1]}"
+          + (", scored against the next frame's ground truth)" if target == "next frame" else ")"))
     print(metrics_table(results))
     delta = ap_delta(metrics, reference)
     if delta is not None:
@@ -154,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or Path("runs") / "eval" / f"{Path(args.model).stem}_{args.data.stem}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     record = {**metrics.to_dict(), "model": str(args.model), "data": str(args.data), "input_size": list(hw),
-              "conf": args.conf, "nms": args.nms, "backend": kind, "precision": precision,
+              "conf": args.conf, "nms": args.nms, "backend": kind, "precision": precision, "target": target,
               "reference_f32": reference.to_dict() if reference is not None else None, "ap_delta_vs_f32": delta}
     out.write_text(json.dumps(record, indent=2, allow_nan=False))
     print(f"saved {out}")

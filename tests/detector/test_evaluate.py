@@ -99,3 +99,64 @@ def test_reduced_precision_is_reported_against_f32_on_the_same_images(tmp_path, 
     rc = eval_main(["--model", str(demo_model_path()), "--data", str(tmp_path / "w" / "annotations" / "val.json"),
                     "--threads", "1", "--out", str(out)])
     assert rc == 0 and json.loads(out.read_text())["reference_f32"] is None
+
+
+class _Foresight:
+    """A stateful detector that returns, for the k-th frame since its last reset, the ground truth
+    of frame k + `ahead` of the sequence it is fed (clamped to the last frame): it records its
+    resets so the test sees where each sequence started."""
+
+    stateful = True
+
+    def __init__(self, ds: CocoDataset, sequences: list[list[int]], ahead: int) -> None:
+        self.ds, self.sequences, self.ahead = ds, sequences, ahead
+        self.resets, self.k = 0, 0
+
+    def reset(self) -> None:
+        self.resets += 1
+        self.k = 0
+
+    def __call__(self, frames):
+        seq = self.sequences[self.resets - 1]
+        boxes, labels = self.ds.annotations(seq[min(self.k + self.ahead, len(seq) - 1)])
+        self.k += 1
+        return [Detections(boxes, np.full(len(labels), 0.9), labels)]
+
+
+def test_a_learned_forecaster_is_scored_on_the_next_frame_sequence_by_sequence(tmp_path, capsys):
+    from data.synthetic import generate_world
+    from detector.evaluate import sequence_order
+
+    generate_world(tmp_path / "w", sequences=4, frames=6, size=(480, 300), seed=11, val_fraction=0.5,
+                   progress=False)
+    ds = CocoDataset(tmp_path / "w" / "annotations" / "val.json", tmp_path / "w")
+    sequences = sequence_order(ds)
+    assert len(sequences) == 2 and all(len(s) == 6 for s in sequences)
+    assert all([ds.image_info(i)["fid"] for i in s] == list(range(6)) for s in sequences)
+    perfect = _Foresight(ds, sequences, ahead=1)
+    m = run_detector(perfect, ds)
+    # each sequence from a fresh buffer; its first frame is predicted by nothing and not scored
+    assert perfect.resets == 2 and m.num_images == 10 and m.AP == pytest.approx(100.0)
+    # the present instead of the future: the objects moved, so it scores lower
+    assert run_detector(_Foresight(ds, sequences, ahead=0), ds).AP < 95.0
+    assert run_detector(_Foresight(ds, sequences, ahead=1), ds, max_images=7).num_images == 5
+    # a StreamYOLO checkpoint through the command: the record says what it was scored against
+    from tests.support.stream_models import random_streamyolo
+
+    ckpt = tmp_path / "sy.pth"
+    save_checkpoint(ckpt, random_streamyolo(num_classes=len(ds.classes)), classes=list(ds.classes),
+                    input_size=[96, 160], model_name="streamyolo_nano")
+    out = tmp_path / "ap.json"
+    assert eval_main(["--model", str(ckpt), "--data", str(tmp_path / "w" / "annotations" / "val.json"),
+                      "--threads", "1", "--out", str(out)]) == 0
+    record = json.loads(out.read_text())
+    assert record["target"] == "next frame" and record["num_images"] == 10
+    assert "next frame's ground truth" in capsys.readouterr().out
+
+
+def test_a_forecaster_needs_sequences(tmp_path):
+    from detector.evaluate import sequence_order
+
+    ann, img_dir = make_toy_coco(tmp_path / "d", n_images=2, size=(96, 64), seed=9)
+    with pytest.raises(ValueError, match="no sid/fid"):
+        sequence_order(CocoDataset(ann, img_dir))
