@@ -38,12 +38,13 @@ def _official_aug() -> AugmentConfig:
 class StreamTrainConfig(TrainConfig):
     """TrainConfig with the official StreamYOLO-S schedule as defaults (cfgs/s_s50_onex_dfp_tal_flip):
     15 epochs, 1 warmup epoch, all 15 without augmentation (so L1 on and the flat minimum lr after
-    warmup), 0.001 / 64 lr per image. `train_ann` / `train_images`: an Argoverse-HD annotation
+    warmup), 0.001 / 64 lr per image, widths 800-1120 (random_size (50, 70) x 16: 960 +- 5 x 32).
+    `train_ann` / `train_images`: an Argoverse-HD annotation
     file and the folder its seq_dirs are relative to."""
 
     model: str = "streamyolo_s"
     input_size: tuple[int, int] = (608, 960)
-    multiscale_range: int = 3
+    multiscale_range: int = 5
     aug: AugmentConfig = field(default_factory=_official_aug)
     epochs: int = 15
     lr_per_image: float = 0.001 / 64

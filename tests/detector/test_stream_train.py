@@ -128,3 +128,5 @@ def test_official_schedule_configs_load(size: str) -> None:
     assert cfg.aug.mosaic_prob == cfg.aug.mixup_prob == cfg.aug.hsv_prob == 0.0 and cfg.aug.flip_prob == 0.5
     assert cfg.train_ann.endswith("Argoverse-HD/annotations/train.json")
     assert cfg.train_images.endswith("Argoverse-1.1/tracking")
+    # official random_size (50, 70) x 16 px around 960: +- 5 steps of 32, also the bare default
+    assert cfg.multiscale_range == StreamTrainConfig().multiscale_range == 5
