@@ -6,6 +6,12 @@
 
 RUN_DIR/offline/*.jsonl (written by `python -m streaming.run`) hold each frame's detections and
 measured runtimes; every combination is simulated from them, paired and scored. Writes sweep.md, sweep.json and sweep.png (sAP against latency) to --out.
+
+A learned forecaster (StreamYOLO) cannot be replayed from an every-frame pass: its feature buffer
+holds the previous *processed* frame, which depends on the latency. `--stream RUN ...` adds
+streaming.run folders recorded with it (one per latency, e.g. `--latency fixed:0.1 --no-offline`):
+each is paired as recorded under every `--forecast`, as rows "learned" (no forecaster on top) and
+"learned + kalman" etc.
 """
 from __future__ import annotations
 
@@ -113,6 +119,32 @@ def sweep(offline_logs: Sequence[StreamLog], annotations: Any, points: Sequence[
               for p in points)]
 
 
+def stream_rows(logs: Sequence[StreamLog], annotations: Any, forecasts: Sequence[str], *,
+                eta: float = 0.0, source: str = "") -> list[dict]:
+    """Rows of a recorded stream (streaming.run's logs at their own latency and policy), paired
+    under each forecast; a learned forecaster's (meta forecast_frames > 0) are labelled
+    "learned" / "learned + FORECAST"."""
+    check_compatible(logs, annotations)
+    first = logs[0]
+    if any((log.latency, log.policy, log.perf_factor) != (first.latency, first.policy, first.perf_factor)
+           for log in logs):
+        raise ValueError(f"{source or 'stream'}: its logs were recorded at different latencies or policies")
+    learned = any(int(log.meta.get("forecast_frames", 0) or 0) > 0 for log in logs)
+    ids = [i for log in logs for i in log.image_ids]
+    rows = []
+    for forecast in forecasts:
+        pairings = pair_logs(logs, eta=eta, forecast=forecast, annotations=annotations)
+        answered = [b for p in pairings for b in p.frames_behind.tolist() if b == b]
+        label = forecast if not learned else "learned" if forecast == "none" else f"learned + {forecast}"
+        rows.append({"latency": first.latency, "policy": first.policy, "forecast": label,
+                     "perf_factor": first.perf_factor, "eta": eta, "source": source,
+                     "processed": sum(len(log.outputs) for log in logs),
+                     "missed": sum(p.missed for p in pairings), "in_time": sum(p.in_time for p in pairings),
+                     "mean_frames_behind": sum(answered) / len(answered) if answered else None,
+                     **_scores(annotations, ids, [d for p in pairings for d in p.predictions])})
+    return rows
+
+
 def format_sweep(rows: Sequence[dict]) -> str:
     header = ["latency", "policy", "forecast", "perf", *SUMMARY_KEYS[:3], "missed", "in time", "frames behind"]
     body = [[r["latency"], r["policy"], forecast_method(r["forecast"]), f"{r['perf_factor']:g}",
@@ -156,13 +188,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--perf-factor", nargs="+", type=float, default=[1.0])
     ap.add_argument("--eta", type=eta_arg, default=0.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--stream", nargs="+", default=[], metavar="RUN",
+                    help="streaming.run folders of a learned forecaster (StreamYOLO), one per latency: "
+                         "scored as recorded under each --forecast")
     ap.add_argument("--out", default=None, help="default: RUN/sweep")
     args = ap.parse_args(argv)
     points = [SweepPoint(*p) for p in itertools.product(args.latency, args.policy, args.forecast, args.perf_factor)]
     check_run_complete(Path(args.run))
     offline_logs = read_logs(Path(args.run) / "offline")
-    rows = sweep(offline_logs, load_annotations(args.annotations), points, eta=args.eta, seed=args.seed,
-                 timing=args.timing)
+    annotations = load_annotations(args.annotations)
+    rows = sweep(offline_logs, annotations, points, eta=args.eta, seed=args.seed, timing=args.timing)
+    for run in args.stream:
+        check_run_complete(Path(run))
+        rows += stream_rows(read_logs(Path(run) / "logs"), annotations, args.forecast, eta=args.eta, source=run)
     out = Path(args.out) if args.out else Path(args.run) / "sweep"
     out.mkdir(parents=True, exist_ok=True)
     (out / "sweep.md").write_text(format_sweep(rows))

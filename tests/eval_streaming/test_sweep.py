@@ -63,3 +63,52 @@ def test_measured_sweep_needs_runtimes(setup, tmp_path, capsys):
     ann = w.write_annotations(tmp_path / "val.json")
     assert main(["--run", str(tmp_path / "run"), "--annotations", str(ann), "--latency", "measured"]) == 2
     assert "runtimes" in capsys.readouterr().err
+
+
+def _recorded_stream(w, dets, latency: str, *, ahead: int) -> list[StreamLog]:
+    """What streaming.run records for a detector whose output at frame k is frame k + ahead's
+    detections (a perfect one-frame forecaster when ahead = 1; meta says so, as a StreamYOLO's)."""
+    from streaming.latency import parse_latency
+    from streaming.simulate import CachedFrames, simulate_sequence
+
+    logs = []
+    for s, d in zip(w.sequences, dets):
+        shifted = [d[min(k + ahead, len(d) - 1)] for k in range(len(d))]
+        run = simulate_sequence(CachedFrames(shifted), num_frames=len(d), fps=w.fps, latency=parse_latency(latency),
+                                key=s.sid)
+        logs.append(StreamLog(s.name, s.sid, w.fps, len(d), s.image_ids, list(w.classes), latency, "greedy",
+                              run.outputs, meta={"forecast_frames": ahead} if ahead else {}))
+    return logs
+
+
+def test_a_learned_forecasters_recorded_streams_join_the_sweep(setup, tmp_path, capsys):
+    from eval_streaming.sweep import stream_rows
+
+    w, logs = setup
+    dets = toy_detections(w, seed=5)
+    learned, kalman_on_top = stream_rows(_recorded_stream(w, dets, "fixed:0.033", ahead=1), w.ground_truth,
+                                         ["none", "kalman"], source="sy")
+    assert (learned["forecast"], kalman_on_top["forecast"]) == ("learned", "learned + kalman")
+    assert learned["latency"] == "fixed:0.033" and learned["source"] == "sy"
+    zero, late = sweep(logs, w.ground_truth, [SweepPoint("fixed:0"), SweepPoint("fixed:0.033")])[1:]
+    # predicting the next frame at one frame of latency recovers the zero-latency score, but for
+    # each sequence's first frame (nothing is out by then)
+    assert learned["missed"] == 2 and zero["AP"] - 3 < learned["AP"] <= zero["AP"]
+    assert learned["AP"] > late["AP"] + 5
+    plain = stream_rows(_recorded_stream(w, dets, "fixed:0.033", ahead=0), w.ground_truth, ["none"])[0]
+    assert plain["forecast"] == "none" and plain["AP"] == pytest.approx(late["AP"])
+    # through the command: one recorded run per latency, beside the replayed points
+    for log in logs:
+        write_log(log, tmp_path / "run" / "offline" / f"{log.sequence}.jsonl")
+    for latency in ("fixed:0.033", "fixed:0.1"):
+        for log in _recorded_stream(w, dets, latency, ahead=1):
+            write_log(log, tmp_path / latency / "logs" / f"{log.sequence}.jsonl")
+    ann = w.write_annotations(tmp_path / "val.json")
+    assert main(["--run", str(tmp_path / "run"), "--annotations", str(ann), "--latency", "fixed:0.1",
+                 "--forecast", "none", "kalman", "--stream", str(tmp_path / "fixed:0.033"),
+                 str(tmp_path / "fixed:0.1")]) == 0
+    rows = json.loads((tmp_path / "run" / "sweep" / "sweep.json").read_text())
+    assert [(r["latency"], r["forecast"]) for r in rows[3:]] == [
+        ("fixed:0.033", "learned"), ("fixed:0.033", "learned + kalman"),
+        ("fixed:0.1", "learned"), ("fixed:0.1", "learned + kalman")]
+    assert "| fixed:0.1 | greedy | learned + kalman |" in capsys.readouterr().out
