@@ -13,8 +13,9 @@ written into the file (ONNX metadata_props, OpenVINO rt_info, a JSON sidecar for
 load_detector needs nothing else. OpenVINO IRs also record their precision (f32 / bf16 / int8, the
 default detector.quantize.DEFAULT_OPENVINO_PRECISION; INT8 is calibrated on --calibration frames).
 
-A StreamYOLO checkpoint exports to ONNX or OpenVINO (f32 by default, or bf16; not INT8, not TensorRT)
-with its feature buffer as extra graph inputs / outputs (detector.export_stream), batch 1.
+A StreamYOLO checkpoint exports to ONNX, OpenVINO (f32 by default, or bf16; not INT8) or a TensorRT
+engine (fp32) with its feature buffer as extra graph inputs / outputs (detector.export_stream),
+batch 1.
 
 The ONNX exporter is torch.export-based (dynamo, the default since torch 2.9, opset >= 18);
 --opset below 18 uses the TorchScript exporter, which older runtimes may need.
@@ -242,10 +243,16 @@ def main(argv: Sequence[str] | None = None) -> None:
     model, meta = load_for_export(args.model, num_classes=args.num_classes, random_init=args.random_init)
     from detector.streamyolo import StreamYOLO
 
-    if isinstance(model, StreamYOLO):  # the buffer graph: ONNX and OpenVINO f32 / bf16 (detector.export_stream)
-        if args.format == "engine" or args.fp16 or args.dynamic_batch:
-            raise ValueError(f"{args.model}: a StreamYOLO exports to --format onnx or openvino, without --fp16 "
-                             "or --dynamic-batch (its feature buffer is a batch-1 float32 graph input)")
+    stream = isinstance(model, StreamYOLO)
+    if stream:  # the buffer graph: ONNX, OpenVINO f32 / bf16, TensorRT fp32 (detector.export_stream)
+        if args.fp16 or args.dynamic_batch:
+            raise ValueError(f"{args.model}: a StreamYOLO exports without --fp16 or --dynamic-batch "
+                             "(its feature buffer is a batch-1 float32 graph input)")
+        if args.format == "engine":
+            if asked_precision not in (None, "f32", "fp32"):
+                raise ValueError(f"{args.model}: a StreamYOLO engine is built in fp32 (its float32 feature "
+                                 f"buffer goes in and out of the graph), not {asked_precision}")
+            args.precision = "fp32"
         if args.format == "openvino" and asked_precision is None:
             args.precision, calibration = STREAM_OPENVINO_PRECISION, None
         elif args.format == "openvino" and args.precision == "int8":
@@ -289,9 +296,14 @@ def main(argv: Sequence[str] | None = None) -> None:
                 from detector.export_fp16 import convert_onnx_to_fp16
 
                 meta.decoded = args.decode
+                if stream:  # the sidecar names the buffer tensors, as the ONNX metadata does
+                    from detector.export_stream import stream_metadata
+
+                    meta = stream_metadata(meta, model)
                 if args.precision == "fp16":  # strongly typed TensorRT 11 takes the precision from the graph
                     onnx_path = convert_onnx_to_fp16(onnx_path, Path(tmp) / "model_fp16.onnx")
-                build_engine(onnx_path, out, precision=args.precision, max_batch=args.max_batch, metadata=meta)
+                build_engine(onnx_path, out, precision=args.precision, max_batch=1 if stream else args.max_batch,
+                             metadata=meta)
     shown = f"{args.format} {args.precision}" if args.precision else args.format
     print(f"wrote {out} ({shown}, {meta.model_name}, {input_hw[0]}x{input_hw[1]}, "
           f"{'decoded' if args.decode else 'raw'} boxes, {model.num_classes} classes)")

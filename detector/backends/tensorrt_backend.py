@@ -11,6 +11,10 @@ once and letterboxed on the GPU (backends.torch_letterbox) into a persistent inp
 engine writes into persistent output buffers; the head output stays on the GPU, where
 detector.postprocess decodes and thresholds it, so only the surviving candidates are copied back.
 The execution context and the buffers are allocated once per batch shape and reused across frames.
+
+A StreamYOLO engine (built from detector.export_stream's graph; its sidecar names the buffer) is
+stateful with batch 1: its feature buffer stays on the GPU (backends.device_stream), so a frame
+costs one engine call and no extra transfer.
 """
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from detector.backends.base import BackendUnavailable, GraphBackend, ModelFileError
+from detector.backends.device_stream import DeviceStreamBuffer
 from detector.backends.tensorrt_build import check_engine_version, import_tensorrt, read_sidecar, sidecar_path
 from detector.preprocess import FrameError, check_frame
 
@@ -67,6 +72,12 @@ class TensorRTBackend(GraphBackend):
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
         ins = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.INPUT]
         outs = [n for n in names if self.engine.get_tensor_mode(n) == trt.TensorIOMode.OUTPUT]
+        self._stream: DeviceStreamBuffer | None = None
+        if meta.buffer_inputs is not None:
+            self._stream = self._stream_buffer(meta, names)
+            ins = [n for n in ins if n not in self._stream.names]
+            outs = [n for n in outs if n not in self._stream.names]
+            self.stateful, self.forecast_frames, self.fixed_batch = True, int(meta.forecast_frames or 0), 1
         if len(ins) != 1 or not outs:
             raise ModelFileError(f"{path}: expected one image input and an output, got inputs {ins} outputs {outs}")
         self.input_name, self.output_name = ins[0], ("output" if "output" in outs else outs[0])
@@ -82,6 +93,22 @@ class TensorRTBackend(GraphBackend):
         self._frame_shape: tuple[int, ...] | None = None  # upload buffers, see _upload
         self._configure(meta=meta, input_shape=in_shape, output_shape=out_shape, input_size=input_size,
                         legacy=legacy, decoded=decoded)
+        self.reset()  # a probe in _configure may have filled the buffer
+
+    def _stream_buffer(self, meta: Any, names: list[str]) -> DeviceStreamBuffer:
+        torch = self._torch
+        shapes = {n: tuple(self.engine.get_tensor_shape(n)) for n in names}
+        buffer = DeviceStreamBuffer(meta, shapes, source=self.source,
+                                    allocate=lambda shape: torch.zeros(shape, dtype=torch.float32, device=self.device))
+        for name in buffer.names:
+            if _torch_dtype(self._trt, torch, self.engine.get_tensor_dtype(name)) != torch.float32:
+                raise ModelFileError(f"{self.source}: buffer tensor {name!r} must be float32")
+        return buffer
+
+    def reset(self) -> None:
+        """A new stream (a StreamYOLO engine forgets its buffer); a no-op for stateless engines."""
+        if self._stream is not None:
+            self._stream.reset()
 
     def _bind(self, batch: int) -> Any:
         """The input buffer for `batch` frames; (re)allocates and binds all buffers when the shape changes."""
@@ -94,7 +121,8 @@ class TensorRTBackend(GraphBackend):
             for name in [self.output_name, *self._extra_outputs]:
                 dtype = _torch_dtype(trt, torch, self.engine.get_tensor_dtype(name))
                 self._buffers[name] = torch.empty(tuple(ctx.get_tensor_shape(name)), dtype=dtype, device=self.device)
-            for name, buf in self._buffers.items():
+            bound = {**self._buffers, **(self._stream.tensors if self._stream is not None else {})}
+            for name, buf in bound.items():
                 ctx.set_tensor_address(name, buf.data_ptr())
             self._shape = shape
         return self._buffers[self.input_name]
@@ -102,8 +130,12 @@ class TensorRTBackend(GraphBackend):
     def _execute(self) -> Any:
         """Run the engine on the bound input; the output buffer (on the GPU, valid until the next call)."""
         stream = self._torch.cuda.current_stream(self.device)
+        if self._stream is not None:
+            self._stream.before_call()  # enqueued on the current stream, ahead of the engine
         if not self.context.execute_async_v3(stream.cuda_stream):
             raise RuntimeError(f"{self.source}: TensorRT execution failed")
+        if self._stream is not None:
+            self._stream.after_call()
         return self._buffers[self.output_name]
 
     def run_network_only(self, batch: int = 1) -> None:

@@ -121,9 +121,55 @@ def test_export_refuses_what_the_buffer_graph_cannot_be(files: dict[str, Path]) 
     with pytest.raises(ValueError, match="INT8 calibration of a StreamYOLO graph is not supported"):
         export_main(["--model", str(files["ckpt"]), "--format", "openvino", "--precision", "int8",
                      "--output", str(out / "m.xml")])
-    with pytest.raises(ValueError, match="exports to --format onnx or openvino, without --fp16"):
+    with pytest.raises(ValueError, match="a StreamYOLO exports without --fp16 or --dynamic-batch"):
         export_main(["--model", str(files["ckpt"]), "--format", "onnx", "--dynamic-batch",
                      "--output", str(out / "m.onnx")])
+
+
+def test_the_device_side_buffer_follows_the_host_buffers_rule(files: dict[str, Path]) -> None:
+    """backends.device_stream (the TensorRT backend's buffer, on the GPU there) driven on CPU
+    tensors around the exported graph, as an engine reads and writes its bound tensors: the same
+    outputs as the ONNX Runtime backend's host-side StreamBuffer, resets included."""
+    import onnxruntime as ort
+    import torch
+
+    from detector.backends.device_stream import DeviceStreamBuffer
+
+    session = ort.InferenceSession(str(files["onnx"]), providers=["CPUExecutionProvider"])
+    meta = ModelMetadata.from_strings(dict(session.get_modelmeta().custom_metadata_map), source="x")
+    shapes = {t.name: t.shape for t in [*session.get_inputs(), *session.get_outputs()]}
+    buffer = DeviceStreamBuffer(meta, shapes, allocate=lambda shape: torch.full(shape, 7.0), source="x")
+    assert buffer.names == {*BUFFER_INPUTS, *BUFFER_OUTPUTS, BUFFER_VALID}
+
+    def engine_call(frame: np.ndarray) -> np.ndarray:
+        buffer.before_call()
+        feeds = {"images": frame, **{n: buffer.tensors[n].numpy() for n in (*buffer.inputs, buffer.valid)}}
+        out, *features = session.run(["output", *buffer.outputs], feeds)
+        for name, value in zip(buffer.outputs, features):  # the engine writes its bound outputs
+            buffer.tensors[name].copy_(torch.from_numpy(value))
+        buffer.after_call()
+        return out
+
+    frames = _frames()
+    host = load_detector(files["onnx"], conf_thresh=0.0, threads=1).backend  # raw graph outputs
+    want = []
+    for i, frame in enumerate(frames):
+        if i in (0, 3):
+            host.reset()
+        want.append(host.run(frame))
+    got = []
+    for i, frame in enumerate(frames):
+        if i in (0, 3):
+            buffer.reset()
+        got.append(engine_call(frame))
+    for w, g in zip(want, got):
+        np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-6)
+    assert buffer.tensors[BUFFER_VALID].item() == 1.0
+    bad = {**shapes, BUFFER_INPUTS[0]: [1, 8, 2, 2]}
+    with pytest.raises(ModelFileError, match="x: buffer 'buffer_in_0'"):
+        DeviceStreamBuffer(meta, bad, allocate=torch.zeros, source="x")
+    with pytest.raises(ModelFileError, match="names no feature buffer"):
+        DeviceStreamBuffer(ModelMetadata(), shapes, allocate=torch.zeros, source="x")
 
 
 def test_a_yolox_export_stays_stateless_with_the_official_io(tmp_path: Path) -> None:
