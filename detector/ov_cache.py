@@ -79,7 +79,7 @@ def cached_export(checkpoint: Path, *, fmt: str, precision: str, input_hw: tuple
         meta.classes = default_class_names(model.num_classes)
     meta.input_size = size
     if not quiet:
-        print(f"{checkpoint}: building a {fmt} {precision} model at {size[0]}x{size[1]} once, cached in {entry}",
+        print(f"{checkpoint}: building its {fmt} model ({precision}, {size[0]}x{size[1]}) once, cached in {entry}",
               file=sys.stderr)
     entry.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
