@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from data.cli import run_command
-from data.coco_eval import SUMMARY_KEYS, evaluate, format_table, results_array
+from data.coco_eval import SUMMARY_KEYS, Scorer, format_table, results_array
 from data.detections import Detections
 from eval_streaming.evaluate import check_compatible, eta_arg, forecast_method, load_annotations, pair_logs
 from eval_streaming.pairing import MAX_DET, offline_predictions
@@ -74,15 +74,21 @@ def simulate_point(offline_logs: Sequence[StreamLog], caches: Sequence[CachedFra
     return logs
 
 
-def _scores(annotations: Any, ids: list[int], predictions: Sequence[Detections]) -> dict:
-    cats, classes = list(annotations.category_ids), list(annotations.classes)
-    metrics = evaluate(annotations.coco, ids, results_array(ids, predictions, cats), category_ids=cats,
-                       class_names=classes)
+def scorer_for(annotations: Any, ids: Sequence[int]) -> Scorer:
+    """One Scorer for every row on the same frames (the ground-truth index is built once)."""
+    return Scorer(annotations.coco, ids, category_ids=list(annotations.category_ids),
+                  class_names=list(annotations.classes))
+
+
+def _scores(annotations: Any, ids: list[int], predictions: Sequence[Detections],
+            scorer: Scorer | None = None) -> dict:
+    scorer = scorer_for(annotations, ids) if scorer is None else scorer
+    metrics = scorer.evaluate(results_array(ids, predictions, list(annotations.category_ids)))
     return {k: v for k, v in metrics.to_dict().items() if k != "per_class"}
 
 
 def offline_row(offline_logs: Sequence[StreamLog], annotations: Any,
-                caches: Sequence[CachedFrames] | None = None) -> dict:
+                caches: Sequence[CachedFrames] | None = None, *, scorer: Scorer | None = None) -> dict:
     """The zero-latency reference row: every frame scored with its own detections (offline AP)."""
     check_compatible(offline_logs, annotations)
     caches = frame_caches(offline_logs) if caches is None else caches
@@ -90,12 +96,12 @@ def offline_row(offline_logs: Sequence[StreamLog], annotations: Any,
     return {"latency": "offline", "policy": "-", "forecast": "-", "perf_factor": 1.0, "eta": 0.0,
             "processed": len(ids), "missed": 0, "in_time": len(ids), "mean_frames_behind": 0.0,
             **_scores(annotations, ids, [d.top(MAX_DET) if d is not None else Detections.empty()
-                                         for c in caches for d in c.detections])}
+                                         for c in caches for d in c.detections], scorer)}
 
 
 def point_row(offline_logs: Sequence[StreamLog], annotations: Any, point: SweepPoint, *,
               caches: Sequence[CachedFrames] | None = None, eta: float = 0.0, seed: int = 0,
-              timing: str = "exact") -> dict:
+              timing: str = "exact", scorer: Scorer | None = None) -> dict:
     """One point simulated from the every-frame pass, paired and scored (AP in percent)."""
     check_compatible(offline_logs, annotations)
     caches = frame_caches(offline_logs) if caches is None else caches
@@ -106,17 +112,19 @@ def point_row(offline_logs: Sequence[StreamLog], annotations: Any, point: SweepP
     return {**asdict(point), "eta": eta, "processed": sum(len(log.outputs) for log in logs),
             "missed": sum(p.missed for p in pairings), "in_time": sum(p.in_time for p in pairings),
             "mean_frames_behind": sum(answered) / len(answered) if answered else None,
-            **_scores(annotations, ids, [d for p in pairings for d in p.predictions])}
+            **_scores(annotations, ids, [d for p in pairings for d in p.predictions], scorer)}
 
 
 def sweep(offline_logs: Sequence[StreamLog], annotations: Any, points: Sequence[SweepPoint], *,
           eta: float = 0.0, seed: int = 0, timing: str = "exact") -> list[dict]:
     """One row per point (plus the offline reference): AP numbers (percent, None where undefined)
     and association stats."""
+    check_compatible(offline_logs, annotations)
     caches = frame_caches(offline_logs)
-    return [offline_row(offline_logs, annotations, caches),
-            *(point_row(offline_logs, annotations, p, caches=caches, eta=eta, seed=seed, timing=timing)
-              for p in points)]
+    scorer = scorer_for(annotations, [i for log in offline_logs for i in log.image_ids])
+    return [offline_row(offline_logs, annotations, caches, scorer=scorer),
+            *(point_row(offline_logs, annotations, p, caches=caches, eta=eta, seed=seed, timing=timing,
+                        scorer=scorer) for p in points)]
 
 
 def stream_rows(logs: Sequence[StreamLog], annotations: Any, forecasts: Sequence[str], *,
@@ -131,6 +139,7 @@ def stream_rows(logs: Sequence[StreamLog], annotations: Any, forecasts: Sequence
         raise ValueError(f"{source or 'stream'}: its logs were recorded at different latencies or policies")
     learned = any(int(log.meta.get("forecast_frames", 0) or 0) > 0 for log in logs)
     ids = [i for log in logs for i in log.image_ids]
+    scorer = scorer_for(annotations, ids)
     rows = []
     for forecast in forecasts:
         pairings = pair_logs(logs, eta=eta, forecast=forecast, annotations=annotations)
@@ -141,7 +150,7 @@ def stream_rows(logs: Sequence[StreamLog], annotations: Any, forecasts: Sequence
                      "processed": sum(len(log.outputs) for log in logs),
                      "missed": sum(p.missed for p in pairings), "in_time": sum(p.in_time for p in pairings),
                      "mean_frames_behind": sum(answered) / len(answered) if answered else None,
-                     **_scores(annotations, ids, [d for p in pairings for d in p.predictions])})
+                     **_scores(annotations, ids, [d for p in pairings for d in p.predictions], scorer)})
     return rows
 
 
