@@ -84,19 +84,23 @@ def check_model(name: str, frames: list, workdir: Path, *, runs: int, warmup: in
     rows = []
     for precision, onnx_path in onnx_files.items():
         engine = build_engine(onnx_path, workdir / f"{name}_{precision}.engine", precision=precision)
-        min_iou, max_diff = TOLERANCES[precision]
+        max_diff = TOLERANCES[precision][1]
         det = load_detector(engine, conf_thresh=CONF - max_diff)  # keeps PyTorch boxes near CONF in reach
-        result = agreement(ref_dets, det(frames))
-        backend = det.backend
-        rows.append({
-            "model": name, "precision": precision, "input": "x".join(map(str, det.input_size)),
+        rows.append(engine_row(name, precision, det, agreement(ref_dets, det(frames)), frames, torch_ms=torch_ms,
+                               engine=engine, runs=runs, warmup=warmup))
+    return rows
+
+
+def engine_row(name: str, precision: str, det, result, frames: list, *, torch_ms: float, engine: Path,  # noqa: ANN001
+               runs: int, warmup: int) -> dict:
+    """One table row: the engine's agreement with PyTorch and its latencies."""
+    min_iou, max_diff = TOLERANCES[precision]
+    return {"model": name, "precision": precision, "input": "x".join(map(str, det.input_size)),
             "boxes": result.boxes, "missing": result.missing, "worst_iou": round(result.worst_iou, 4),
             "worst_score_diff": round(result.worst_score_diff, 4), "ok": result.within(min_iou, max_diff),
             "end_to_end_ms": median_ms(lambda: det(frames[:1]), runs=runs, warmup=warmup),
-            "network_ms": median_ms(backend.run_network_only, runs=runs, warmup=warmup),
-            "torch_fp32_end_to_end_ms": torch_ms, "engine": str(engine),
-        })
-    return rows
+            "network_ms": median_ms(det.backend.run_network_only, runs=runs, warmup=warmup),
+            "torch_fp32_end_to_end_ms": torch_ms, "engine": str(engine)}
 
 
 def check_stream_model(frames: list, workdir: Path, *, runs: int, warmup: int) -> dict:
@@ -110,7 +114,7 @@ def check_stream_model(frames: list, workdir: Path, *, runs: int, warmup: int) -
     bundled = demo_model_path().with_name("streamyolo_demo.pth")
     engine = workdir / "streamyolo_demo.engine"
     export_main(["--model", str(bundled), "--format", "engine", "--output", str(engine)])
-    min_iou, max_diff = TOLERANCES["fp32"]
+    max_diff = TOLERANCES["fp32"][1]
     reference = load_detector(bundled, device="cuda", backend="torch", conf_thresh=CONF)
     det = load_detector(engine, conf_thresh=CONF - max_diff)
 
@@ -123,14 +127,9 @@ def check_stream_model(frames: list, workdir: Path, *, runs: int, warmup: int) -
             out += detector([frame])
         return out
 
-    result = agreement(stream(reference), stream(det))
-    return {"model": "streamyolo_demo", "precision": "fp32", "input": "x".join(map(str, det.input_size)),
-            "boxes": result.boxes, "missing": result.missing, "worst_iou": round(result.worst_iou, 4),
-            "worst_score_diff": round(result.worst_score_diff, 4), "ok": result.within(min_iou, max_diff),
-            "end_to_end_ms": median_ms(lambda: det(frames[:1]), runs=runs, warmup=warmup),
-            "network_ms": median_ms(det.backend.run_network_only, runs=runs, warmup=warmup),
-            "torch_fp32_end_to_end_ms": median_ms(lambda: reference(frames[:1]), runs=runs, warmup=warmup),
-            "engine": str(engine)}
+    torch_ms = median_ms(lambda: reference(frames[:1]), runs=runs, warmup=warmup)
+    return engine_row("streamyolo_demo", "fp32", det, agreement(stream(reference), stream(det)), frames,
+                      torch_ms=torch_ms, engine=engine, runs=runs, warmup=warmup)
 
 
 def stream_run(engine: Path, out: Path) -> dict:

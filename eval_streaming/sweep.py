@@ -107,9 +107,15 @@ def point_row(offline_logs: Sequence[StreamLog], annotations: Any, point: SweepP
     caches = frame_caches(offline_logs) if caches is None else caches
     ids = [i for log in offline_logs for i in log.image_ids]
     logs = simulate_point(offline_logs, caches, point, seed=seed, timing=timing)
-    pairings = pair_logs(logs, eta=eta, forecast=point.forecast, annotations=annotations)
+    return {**asdict(point), "eta": eta, **_paired(logs, annotations, ids, point.forecast, eta, scorer)}
+
+
+def _paired(logs: Sequence[StreamLog], annotations: Any, ids: list[int], forecast: str, eta: float,
+            scorer: Scorer | None) -> dict:
+    """Association stats and AP of `logs` paired under `forecast`."""
+    pairings = pair_logs(logs, eta=eta, forecast=forecast, annotations=annotations)
     answered = [b for p in pairings for b in p.frames_behind.tolist() if b == b]
-    return {**asdict(point), "eta": eta, "processed": sum(len(log.outputs) for log in logs),
+    return {"processed": sum(len(log.outputs) for log in logs),
             "missed": sum(p.missed for p in pairings), "in_time": sum(p.in_time for p in pairings),
             "mean_frames_behind": sum(answered) / len(answered) if answered else None,
             **_scores(annotations, ids, [d for p in pairings for d in p.predictions], scorer)}
@@ -142,15 +148,10 @@ def stream_rows(logs: Sequence[StreamLog], annotations: Any, forecasts: Sequence
     scorer = scorer_for(annotations, ids)
     rows = []
     for forecast in forecasts:
-        pairings = pair_logs(logs, eta=eta, forecast=forecast, annotations=annotations)
-        answered = [b for p in pairings for b in p.frames_behind.tolist() if b == b]
         label = forecast if not learned else "learned" if forecast == "none" else f"learned + {forecast}"
         rows.append({"latency": first.latency, "policy": first.policy, "forecast": label,
                      "perf_factor": first.perf_factor, "eta": eta, "source": source,
-                     "processed": sum(len(log.outputs) for log in logs),
-                     "missed": sum(p.missed for p in pairings), "in_time": sum(p.in_time for p in pairings),
-                     "mean_frames_behind": sum(answered) / len(answered) if answered else None,
-                     **_scores(annotations, ids, [d for p in pairings for d in p.predictions], scorer)})
+                     **_paired(logs, annotations, ids, forecast, eta, scorer)})
     return rows
 
 
