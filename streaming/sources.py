@@ -6,8 +6,12 @@ dropped. None means the stream is over (or nothing came within `timeout` seconds
 
     ReplaySource    frames of a recorded sequence, frame i available from t0 + i / fps
                     (a time check; only the frames actually taken are loaded, through the
-                    FrameRunner's `load`, which counts the unreadable ones).
-    ThreadedSource  any frame iterator (e.g. a decoded video) released at i / fps by a thread.
+                    FrameRunner's `load`, which counts the unreadable ones). Single-threaded
+                    and fully driven by an injectable clock: the wall-clock rules' exact timelines.
+    ThreadedSource  any frame iterator (e.g. a decoded video) released at i / fps by a thread,
+                    which decodes the next frame while the detector works on this one (as a
+                    camera delivers decoded frames); a None item is an unreadable frame, passed
+                    over (its loader counts it).
 Times are on the stream clock: seconds since frame 0 arrived.
 """
 from __future__ import annotations
@@ -123,6 +127,8 @@ class ThreadedSource:
     def _run(self) -> None:
         try:
             for index, image in enumerate(self._frames):
+                if image is None:
+                    continue
                 t = index / self.fps
                 # Decoding may run ahead; the frame is only "arrived" at its timestamp.
                 while not self._stop.is_set() and self.now() < t:

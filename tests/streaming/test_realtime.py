@@ -136,6 +136,25 @@ def test_threaded_source_and_rejected_frames():
     assert source.error is None
 
 
+def test_threaded_source_passes_over_unreadable_frames():
+    """A None item (a frame its loader could not read) is never handed out: the newest frame is
+    the newest readable one, and a stream of only unreadable frames ends with nothing."""
+    ticks = iter(range(10**6))
+    clock = lambda: float(next(ticks))  # noqa: E731 - every frame is due as soon as it is read
+
+    source = ThreadedSource(iter([_frame(0), _frame(1), None]), fps=30.0, clock=clock)
+    source.start()
+    source._thread.join(timeout=5.0)
+    frame = source.next_after(-1, timeout=0.0)
+    assert frame is not None and frame.index == 1 and int(frame.image[0, 0, 0]) == 1
+    assert source.next_after(1, timeout=0.0) is None and source.error is None
+
+    empty = ThreadedSource(iter([None, None]), fps=30.0, clock=clock)
+    empty.start()
+    empty._thread.join(timeout=5.0)
+    assert empty.next_after(-1, timeout=0.0) is None and empty.error is None
+
+
 def test_throughput_counts_processed_frames_over_the_wall_clock() -> None:
     from data.detections import Detections
     from streaming.log import StreamOutput
