@@ -20,7 +20,7 @@ import numpy as np
 from data.cli import run_command
 from data.coco_eval import Scorer, results_array, results_records
 from data.detections import Detections
-from eval_streaming.pairing import MAX_DET, Pairing, offline_predictions, pair_outputs
+from eval_streaming.pairing import MAX_DET, Pairing, offline_predictions, offline_targets, pair_outputs
 from eval_streaming.report import EvalResult, format_report, write_report
 from streaming.log import StreamLog, read_logs
 from streaming.scheduler import check_eta
@@ -120,6 +120,11 @@ def image_size_of(log: StreamLog, annotations: Any) -> tuple[int, int] | None:
     return (int(info["width"]), int(info["height"])) if "width" in info and "height" in info else None
 
 
+def _forecast_frames(log: StreamLog) -> int:
+    """How many frames ahead the log's outputs describe (a learned forecaster's; 0 for YOLOX)."""
+    return int(log.meta.get("forecast_frames", 0) or 0)
+
+
 def pair_logs(logs: Sequence[StreamLog], *, eta: float = 0.0, forecast: Any = None,
               annotations: Any = None, max_det: int = MAX_DET) -> list[Pairing]:
     """Each log paired in the timing mode it was simulated in (exact or the toolkit's floats)."""
@@ -127,7 +132,7 @@ def pair_logs(logs: Sequence[StreamLog], *, eta: float = 0.0, forecast: Any = No
     return [
         pair_outputs(log.outputs, num_frames=log.num_frames, fps=log.fps, eta=eta, timing=log.timing,
                      max_det=max_det, forecaster=make_forecaster(forecast, image_size_of(log, annotations)),
-                     forecast_frames=int(log.meta.get("forecast_frames", 0) or 0))
+                     forecast_frames=_forecast_frames(log))
         for log in logs
     ]
 
@@ -199,12 +204,22 @@ def evaluate_logs(
         rows = {"streaming": results_array(ids, [d for p in pairings for d in p.predictions], cats)}
         by_name = {(o.sequence, o.sid): o for o in (offline_logs or [])}
         offline_frames = [_offline_frames(log, by_name.get((log.sequence, log.sid))) for log in logs]
+        offline_ids: list[int] = []
         if all(f is not None for f in offline_frames):
-            rows["offline"] = results_array(ids, [d.top(max_det) for f in offline_frames for d in f], cats)
+            targets = [offline_targets(log.image_ids, f, _forecast_frames(log)) for log, f in zip(logs, offline_frames)]
+            offline_ids = [i for t in targets for i in t[0]]
+            rows["offline"] = results_array(offline_ids, [d.top(max_det) for t in targets for d in t[1]], cats)
+        if any(_forecast_frames(log) for log in logs):
+            settings["offline_target"] = "next frame"
         timings["results"] = time.perf_counter() - t0
         t0 = time.perf_counter()
         scorer = Scorer(annotations.coco, ids, category_ids=cats, class_names=classes)
-        metrics = scorer.evaluate_many(rows)
+        if "offline" in rows and offline_ids != ids:  # next-frame AP: not on the sequences' first frames
+            metrics = {"streaming": scorer.evaluate(rows["streaming"]),
+                       "offline": Scorer(annotations.coco, offline_ids, category_ids=cats,
+                                         class_names=classes).evaluate(rows["offline"])}
+        else:
+            metrics = scorer.evaluate_many(rows)
         timings["cocoeval"] = time.perf_counter() - t0
         streaming, offline = metrics["streaming"], metrics.get("offline")
     result = EvalResult(streaming, offline, association, per_seq, settings, timings)

@@ -118,3 +118,15 @@ def offline_predictions(outputs: Sequence[StreamOutput], num_frames: int) -> lis
     for out in outputs:
         per_frame[out.frame_index] = out.detections
     return per_frame
+
+
+def offline_targets(image_ids: Sequence[int], frames: Sequence[Detections], forecast_frames: int = 0
+                    ) -> tuple[list[int], list[Detections]]:
+    """What an every-frame pass is scored on: each frame's ground truth against the output that
+    describes it. Frame i's own detections; for a learned forecaster (`forecast_frames` k > 0:
+    frame i's output describes frame i + k) frame i + k against frame i's output, the next-frame
+    AP of detector.eval; a sequence's first k frames have no prediction and are not scored."""
+    k = int(forecast_frames)
+    if k <= 0:
+        return list(image_ids), list(frames)
+    return list(image_ids[k:]), list(frames[:max(len(frames) - k, 0)])

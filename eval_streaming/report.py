@@ -38,7 +38,7 @@ def format_report(result: EvalResult) -> str:
         f"{s.get('perf_factor', 1.0)}, forecast `{s.get('forecast', 'none')}`, eta {s.get('eta', 0.0)}, "
         f"fps {s.get('fps', '?')}, sequences: {len(result.sequences)}",
         "",
-        metrics_table({"streaming": result.streaming, "offline": result.offline})
+        metrics_table({"streaming": result.streaming, _offline_label(s): result.offline})
         or "No annotations: no AP computed (pairing and submission only).",
     ]
     a = result.association
@@ -53,6 +53,11 @@ def format_report(result: EvalResult) -> str:
                        format_value(q["mean_frames_behind"], 2)] for q in result.sequences]),
     ]
     return "\n".join(lines) + "\n"
+
+
+def _offline_label(settings: dict) -> str:
+    """A learned forecaster's offline row is its next-frame AP (eval_streaming.pairing.offline_targets)."""
+    return "offline (next frame)" if settings.get("offline_target") == "next frame" else "offline"
 
 
 def write_report(result: EvalResult, out_dir: str | Path) -> tuple[Path, Path]:

@@ -27,7 +27,7 @@ from data.cli import run_command
 from data.coco_eval import SUMMARY_KEYS, Scorer, format_table, results_array
 from data.detections import Detections
 from eval_streaming.evaluate import check_compatible, eta_arg, forecast_method, load_annotations, pair_logs
-from eval_streaming.pairing import MAX_DET, offline_predictions
+from eval_streaming.pairing import MAX_DET, offline_predictions, offline_targets
 from streaming.latency import parse_latency
 from streaming.log import StreamLog, read_logs
 from streaming.scheduler import POLICIES, TIMING_MODES
@@ -89,14 +89,19 @@ def _scores(annotations: Any, ids: list[int], predictions: Sequence[Detections],
 
 def offline_row(offline_logs: Sequence[StreamLog], annotations: Any,
                 caches: Sequence[CachedFrames] | None = None, *, scorer: Scorer | None = None) -> dict:
-    """The zero-latency reference row: every frame scored with its own detections (offline AP)."""
+    """The zero-latency reference row: every frame scored with the output that describes it
+    (offline AP; a learned forecaster's next-frame AP, eval_streaming.pairing.offline_targets)."""
     check_compatible(offline_logs, annotations)
     caches = frame_caches(offline_logs) if caches is None else caches
-    ids = [i for log in offline_logs for i in log.image_ids]
-    return {"latency": "offline", "policy": "-", "forecast": "-", "perf_factor": 1.0, "eta": 0.0,
-            "processed": len(ids), "missed": 0, "in_time": len(ids), "mean_frames_behind": 0.0,
-            **_scores(annotations, ids, [d.top(MAX_DET) if d is not None else Detections.empty()
-                                         for c in caches for d in c.detections], scorer)}
+    all_ids = [i for log in offline_logs for i in log.image_ids]
+    targets = [offline_targets(log.image_ids, [d.top(MAX_DET) if d is not None else Detections.empty()
+                                               for d in c.detections], int(log.meta.get("forecast_frames", 0) or 0))
+               for log, c in zip(offline_logs, caches)]
+    ids = [i for t in targets for i in t[0]]
+    return {"latency": "offline", "policy": "-", "forecast": "-" if ids == all_ids else "next frame",
+            "perf_factor": 1.0, "eta": 0.0, "processed": len(all_ids), "missed": 0, "in_time": len(all_ids),
+            "mean_frames_behind": 0.0,
+            **_scores(annotations, ids, [d for t in targets for d in t[1]], scorer if ids == all_ids else None)}
 
 
 def point_row(offline_logs: Sequence[StreamLog], annotations: Any, point: SweepPoint, *,

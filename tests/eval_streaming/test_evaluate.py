@@ -72,6 +72,30 @@ def test_latency_costs_ap_and_misses_first_frames(world):
     assert "| streaming |" in report and "| offline |" in report and "person" in report
 
 
+def test_a_learned_forecasters_offline_ap_is_scored_on_the_next_frame(world):
+    """A StreamYOLO's output at frame k describes frame k + 1 (meta forecast_frames): its offline
+    AP pairs them, and a sequence's first frame (which nothing describes) is not scored."""
+    from data.coco_eval import Scorer, results_array
+
+    w, dets = world
+    ahead = [[d[min(k + 1, len(d) - 1)] for k in range(len(d))] for d in dets]  # a perfect one-frame forecaster
+    logs = [StreamLog(s.name, s.sid, w.fps, len(d), s.image_ids, list(w.classes), "fixed:0", "greedy",
+                      offline_outputs(d, w.fps), meta={"forecast_frames": 1}) for s, d in zip(w.sequences, ahead)]
+    result, _ = evaluate_logs(logs, w.ground_truth)
+    ids = [i for s in w.sequences for i in s.image_ids[1:]]
+    cats = list(w.ground_truth.category_ids)
+    expected = Scorer(w.ground_truth.coco, ids, category_ids=cats).evaluate(
+        results_array(ids, [x.top(100) for d in dets for x in d[1:]], cats))
+    assert result.offline.AP == pytest.approx(expected.AP, abs=1e-12) and result.offline.num_images == 88
+    assert result.settings["offline_target"] == "next frame"
+    assert "| offline (next frame) |" in format_report(result)
+    # scored against their own frames (the old reading), the forecasts of moving boxes look worse
+    for log in logs:
+        log.meta.clear()
+    same_frame, _ = evaluate_logs(logs, w.ground_truth)
+    assert same_frame.offline.AP < result.offline.AP - 5 and "offline_target" not in same_frame.settings
+
+
 def test_logs_of_another_dataset_are_refused(world):
     """Integer image ids overlap between datasets; the sequence names tell them apart."""
     w, _ = world

@@ -81,6 +81,24 @@ def _recorded_stream(w, dets, latency: str, *, ahead: int) -> list[StreamLog]:
     return logs
 
 
+def test_a_learned_forecasters_offline_row_is_its_next_frame_ap(setup):
+    w, logs = setup
+    dets = toy_detections(w, seed=5)
+    ahead = [StreamLog(s.name, s.sid, w.fps, len(d), s.image_ids, list(w.classes), "offline", "offline",
+                       offline_outputs([d[min(k + 1, len(d) - 1)] for k in range(len(d))], w.fps),
+                       meta={"forecast_frames": 1}) for s, d in zip(w.sequences, dets)]
+    row = sweep(ahead, w.ground_truth, [])[0]
+    plain = sweep(logs, w.ground_truth, [])[0]
+    assert row["forecast"] == "next frame" and plain["forecast"] == "-"
+    # frames 1.. scored with the very detections the plain run has on them; the first frames are left out
+    from data.coco_eval import Scorer, results_array
+
+    ids, cats = [i for s in w.sequences for i in s.image_ids[1:]], list(w.ground_truth.category_ids)
+    expected = Scorer(w.ground_truth.coco, ids, category_ids=cats).evaluate(
+        results_array(ids, [x.top(100) for d in dets for x in d[1:]], cats))
+    assert row["AP"] == round(expected.AP, 4) and row["processed"] == plain["processed"] == 80
+
+
 def test_a_learned_forecasters_recorded_streams_join_the_sweep(setup, tmp_path, capsys):
     from eval_streaming.sweep import stream_rows
 
