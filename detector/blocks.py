@@ -47,7 +47,7 @@ class BaseConv(nn.Module):
         bn, conv = self.bn, self.conv
         scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
         fused = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
-                          conv.padding, groups=conv.groups, bias=True).to(conv.weight.device)
+                          conv.padding, groups=conv.groups, bias=True).to(conv.weight.device, conv.weight.dtype)
         fused.weight.copy_(conv.weight * scale.reshape(-1, 1, 1, 1))
         fused.bias.copy_(bn.bias - bn.running_mean * scale)
         self.conv = fused
@@ -144,10 +144,47 @@ class Focus(nn.Module):
                  act: str = "silu") -> None:
         super().__init__()
         self.conv = BaseConv(in_channels * 4, out_channels, ksize, stride, act=act)
+        self.folded = False
+
+    @torch.no_grad()
+    def fold(self) -> None:
+        """Fold the space-to-depth into the conv (for exported graphs; changes the state_dict).
+
+        A k x k conv (stride 1) over the four half-resolution planes is one 2k x 2k conv with
+        stride 2 and padding 2 * (k // 2) over the image: plane (dy, dx) at tap (i, j) reads pixel
+        (2 * i + dy, 2 * j + dx) of the window. OpenVINO runs the four strided slices and their
+        concat with reference kernels (~1 ms of YOLOX-S's 30 at 384x640 INT8); the folded conv
+        does the same multiply-adds in its optimised kernel.
+        """
+        conv = self.conv.conv
+        if self.folded or conv.stride != (1, 1) or conv.groups != 1 or conv.kernel_size[0] % 2 == 0:
+            return
+        k, planes = conv.kernel_size[0], conv.in_channels // 4
+        w = conv.weight.reshape(conv.out_channels, 4, planes, k, k)
+        big = torch.zeros(conv.out_channels, planes, 2 * k, 2 * k, dtype=w.dtype, device=w.device)
+        for s, (dy, dx) in enumerate(((0, 0), (1, 0), (0, 1), (1, 1))):  # forward()'s plane order
+            big[:, :, dy::2, dx::2] = w[:, s]
+        folded = nn.Conv2d(planes, conv.out_channels, 2 * k, stride=2, padding=2 * (k // 2),
+                           bias=conv.bias is not None).to(device=w.device, dtype=w.dtype)
+        folded.weight.copy_(big)
+        if conv.bias is not None:
+            folded.bias.copy_(conv.bias)
+        self.conv.conv = folded
+        self.folded = True
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.folded:
+            return self.conv(x)
         tl = x[..., ::2, ::2]
         tr = x[..., ::2, 1::2]
         bl = x[..., 1::2, ::2]
         br = x[..., 1::2, 1::2]
         return self.conv(torch.cat((tl, bl, tr, br), dim=1))
+
+
+def fold_space_to_depth(model: nn.Module) -> nn.Module:
+    """Every Focus stem of `model` folded into one strided conv (`Focus.fold`), in place."""
+    for m in model.modules():
+        if isinstance(m, Focus):
+            m.fold()
+    return model

@@ -36,6 +36,7 @@ import torch
 
 from data.cli import run_command
 from detector.backends.base import DEFAULT_INPUT_SIZE, ModelMetadata
+from detector.blocks import fold_space_to_depth
 from detector.grid import check_input_hw
 
 DYNAMO_MIN_OPSET = 18
@@ -67,6 +68,7 @@ def export_onnx(model: torch.nn.Module, output: str | Path, *, input_size: tuple
     model = copy.deepcopy(model).cpu().float().eval()
     if fuse and hasattr(model, "fuse"):
         model.fuse()
+        fold_space_to_depth(model)  # the official layout's export (fuse=False) keeps its slices
     model.head.decode_in_inference = bool(decode)
     h, w = check_input_hw(input_size)
     dummy = torch.zeros(1, 3, h, w)

@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 
 from detector.backends.base import ModelMetadata
+from detector.blocks import fold_space_to_depth
 from detector.grid import check_input_hw
 from detector.streamyolo import StreamYOLO
 
@@ -72,6 +73,7 @@ def export_stream_onnx(model: StreamYOLO, output: str | Path, *, input_size: tup
     model = copy.deepcopy(model).cpu().float().eval()
     if fuse:
         model.fuse()
+        fold_space_to_depth(model)
     model.head.decode_in_inference = bool(decode)
     h, w = check_input_hw(input_size)
     graph = StreamGraph(model).eval()

@@ -6,7 +6,8 @@ On a CPU, torch eager runs a YOLOX several times slower than OpenVINO does, so `
 backend="auto")` (what streaming.run, streaming.live and detector.predict use) exports a `.pth` to
 OpenVINO IR (or to ONNX for backend "onnx") the first time and reuses the file afterwards. The key
 is the checkpoint's SHA-256 (not its path or mtime: a retrained file at the same path gets a new
-entry), the precision and the input size: `<cache>/<format>/<sha256[:16]>-<precision>-<H>x<W>/`.
+entry), the precision, the input size and the exporter's graph version:
+`<cache>/<format>/<sha256[:16]>-<precision>-<H>x<W>-g<version>/`.
 An entry is written into a scratch folder beside it and renamed into place when complete, so an
 interrupted build or two processes building at once never leave a half-written model behind.
 
@@ -48,9 +49,15 @@ def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+# Part of the key: bumped whenever the exporter writes a different graph for the same weights, so
+# an entry from an older build is rebuilt instead of reused (2: the Focus stem folded into a conv).
+GRAPH_VERSION = 2
+
+
 def entry_dir(sha256: str, *, fmt: str, precision: str, input_hw: tuple[int, int],
               cache: str | Path | None = None) -> Path:
-    return cache_root(cache) / fmt / f"{sha256[:16]}-{precision}-{int(input_hw[0])}x{int(input_hw[1])}"
+    return cache_root(cache) / fmt / (f"{sha256[:16]}-{precision}-{int(input_hw[0])}x{int(input_hw[1])}"
+                                      f"-g{GRAPH_VERSION}")
 
 
 def cached_export(checkpoint: Path, *, fmt: str, precision: str, input_hw: tuple[int, int] | None,

@@ -68,6 +68,8 @@ def test_raw_export_has_official_layout_and_metadata(files: dict[str, Path]) -> 
     assert json.loads(props["classes"]) == list(CLASSES)
     assert json.loads(props["input_size"]) == list(SIZE)
     assert json.loads(props["decoded"]) is False and json.loads(props["legacy"]) is False
+    # the stem's space-to-depth is folded into its conv (no strided slices for the runtimes)
+    assert not any(n.op_type == "Slice" for n in proto.graph.node)
 
 
 def test_raw_head_parity_with_torch(files: dict[str, Path]) -> None:

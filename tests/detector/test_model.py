@@ -99,6 +99,22 @@ def test_fuse_keeps_outputs() -> None:
     assert torch.allclose(ref, fused, atol=1e-3, rtol=1e-4)
 
 
+def test_folded_focus_stem_keeps_outputs() -> None:
+    """The exporters' stem: space-to-depth + 3x3 conv as one 6x6 stride-2 conv, the same numbers."""
+    import copy
+
+    from detector.blocks import fold_space_to_depth
+
+    torch.manual_seed(2)
+    model = build_model("yolox_tiny", num_classes=4).double().eval()
+    x = torch.rand(1, 3, 128, 160, dtype=torch.float64) * 255
+    folded = fold_space_to_depth(copy.deepcopy(model).fuse())
+    stem = folded.backbone.backbone.stem
+    assert stem.folded and tuple(stem.conv.conv.weight.shape[1:]) == (3, 6, 6) and stem.conv.conv.stride == (2, 2)
+    with torch.no_grad():
+        assert torch.allclose(model(x), folded(x), atol=1e-9, rtol=1e-9)
+
+
 def test_custom_depth_width_classes_load_back(tmp_path: Path) -> None:
     model = build_model(depth=0.5, width=0.3125, num_classes=2)
     path = tmp_path / "custom.pth"

@@ -10,7 +10,7 @@ pytest.importorskip("openvino", reason="OpenVINO (test extra) runs the cached IR
 
 from detector.api import choose_backend, load_detector  # noqa: E402
 from detector.backends.base import ModelFileError  # noqa: E402
-from detector.ov_cache import CACHE_ENV, cache_root, cached_export, file_sha256  # noqa: E402
+from detector.ov_cache import CACHE_ENV, GRAPH_VERSION, cache_root, cached_export, file_sha256  # noqa: E402
 from tests.support.infer_models import assert_same_detections, make_frames, save_lively_checkpoint  # noqa: E402
 
 
@@ -19,12 +19,12 @@ def test_export_is_built_once_per_checkpoint_precision_and_size(tmp_path) -> Non
     cache = tmp_path / "cache"
     xml = cached_export(ckpt, fmt="openvino", precision="bf16", input_hw=None, cache=cache, quiet=True)
     assert xml.is_file() and xml.with_suffix(".bin").is_file()
-    assert xml.parent.name == f"{file_sha256(ckpt)[:16]}-bf16-224x256"  # the checkpoint's own size
+    assert xml.parent.name == f"{file_sha256(ckpt)[:16]}-bf16-224x256-g{GRAPH_VERSION}"  # the checkpoint's own size
     stamp = xml.stat().st_mtime_ns
     again = cached_export(ckpt, fmt="openvino", precision="bf16", input_hw=None, cache=cache, quiet=True)
     assert again == xml and again.stat().st_mtime_ns == stamp  # reused, not rebuilt
     other = cached_export(ckpt, fmt="openvino", precision="f32", input_hw=(160, 192), cache=cache, quiet=True)
-    assert other.parent.name.endswith("-fp32-160x192")
+    assert other.parent.name.endswith(f"-fp32-160x192-g{GRAPH_VERSION}")
     onnx = cached_export(ckpt, fmt="onnx", precision="fp32", input_hw=None, cache=cache, quiet=True)
     assert onnx.suffix == ".onnx"
     retrained = save_lively_checkpoint(tmp_path / "m.pth", seed=1)  # same path, new weights
