@@ -170,15 +170,20 @@ class ModelMetadata:
         return meta
 
 
+def buffer_names(meta: ModelMetadata, *, source: str) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """A StreamYOLO graph's buffer tensor names from its metadata: (inputs, outputs, valid flag)."""
+    if meta.buffer_inputs is None or meta.buffer_outputs is None or meta.buffer_valid is None:
+        raise ModelFileError(f"{source}: not a StreamYOLO graph (its metadata names no feature buffer)")
+    return tuple(meta.buffer_inputs), tuple(meta.buffer_outputs), meta.buffer_valid
+
+
 class StreamBuffer:
     """The feature buffer of an exported StreamYOLO graph (detector.export_stream), kept between
     calls: each call feeds the previous processed frame's features and keeps this frame's. After
     `reset()` (and at first) the next frame is fused with itself, as the torch online path does."""
 
     def __init__(self, meta: ModelMetadata, shapes: dict[str, list[int | None]], *, source: str) -> None:
-        if meta.buffer_inputs is None or meta.buffer_outputs is None or meta.buffer_valid is None:
-            raise ModelFileError(f"{source}: not a StreamYOLO graph (its metadata names no feature buffer)")
-        self.inputs, self.outputs, self.valid = meta.buffer_inputs, meta.buffer_outputs, meta.buffer_valid
+        self.inputs, self.outputs, self.valid = buffer_names(meta, source=source)
         missing = [n for n in (*self.inputs, self.valid) if n not in shapes]
         if missing:
             raise ModelFileError(f"{source}: metadata names buffer inputs {missing} that the graph does not have")

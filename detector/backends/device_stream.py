@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from detector.backends.base import ModelFileError, ModelMetadata
+from detector.backends.base import ModelFileError, ModelMetadata, buffer_names
 
 Allocate = Callable[[Sequence[int]], Any]  # shape -> a zeroed float32 tensor on the device
 
@@ -21,9 +21,7 @@ class DeviceStreamBuffer:
 
     def __init__(self, meta: ModelMetadata, shapes: dict[str, Sequence[int]], *, allocate: Allocate,
                  source: str) -> None:
-        if meta.buffer_inputs is None or meta.buffer_outputs is None or meta.buffer_valid is None:
-            raise ModelFileError(f"{source}: not a StreamYOLO graph (its metadata names no feature buffer)")
-        self.inputs, self.outputs, self.valid = meta.buffer_inputs, meta.buffer_outputs, meta.buffer_valid
+        self.inputs, self.outputs, self.valid = buffer_names(meta, source=source)
         missing = [n for n in (*self.inputs, *self.outputs, self.valid) if n not in shapes]
         if missing:
             raise ModelFileError(f"{source}: metadata names buffer tensors {missing} that the graph does not have")
