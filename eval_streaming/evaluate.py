@@ -120,11 +120,6 @@ def image_size_of(log: StreamLog, annotations: Any) -> tuple[int, int] | None:
     return (int(info["width"]), int(info["height"])) if "width" in info and "height" in info else None
 
 
-def _forecast_frames(log: StreamLog) -> int:
-    """How many frames ahead the log's outputs describe (a learned forecaster's; 0 for YOLOX)."""
-    return int(log.meta.get("forecast_frames", 0) or 0)
-
-
 def pair_logs(logs: Sequence[StreamLog], *, eta: float = 0.0, forecast: Any = None,
               annotations: Any = None, max_det: int = MAX_DET) -> list[Pairing]:
     """Each log paired in the timing mode it was simulated in (exact or the toolkit's floats)."""
@@ -132,7 +127,7 @@ def pair_logs(logs: Sequence[StreamLog], *, eta: float = 0.0, forecast: Any = No
     return [
         pair_outputs(log.outputs, num_frames=log.num_frames, fps=log.fps, eta=eta, timing=log.timing,
                      max_det=max_det, forecaster=make_forecaster(forecast, image_size_of(log, annotations)),
-                     forecast_frames=_forecast_frames(log))
+                     forecast_frames=log.forecast_frames)
         for log in logs
     ]
 
@@ -206,10 +201,10 @@ def evaluate_logs(
         offline_frames = [_offline_frames(log, by_name.get((log.sequence, log.sid))) for log in logs]
         offline_ids: list[int] = []
         if all(f is not None for f in offline_frames):
-            targets = [offline_targets(log.image_ids, f, _forecast_frames(log)) for log, f in zip(logs, offline_frames)]
+            targets = [offline_targets(log.image_ids, f, log.forecast_frames) for log, f in zip(logs, offline_frames)]
             offline_ids = [i for t in targets for i in t[0]]
             rows["offline"] = results_array(offline_ids, [d.top(max_det) for t in targets for d in t[1]], cats)
-        if any(_forecast_frames(log) for log in logs):
+        if any(log.forecast_frames for log in logs):
             settings["offline_target"] = "next frame"
         timings["results"] = time.perf_counter() - t0
         t0 = time.perf_counter()

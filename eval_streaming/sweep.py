@@ -95,7 +95,7 @@ def offline_row(offline_logs: Sequence[StreamLog], annotations: Any,
     caches = frame_caches(offline_logs) if caches is None else caches
     all_ids = [i for log in offline_logs for i in log.image_ids]
     targets = [offline_targets(log.image_ids, [d.top(MAX_DET) if d is not None else Detections.empty()
-                                               for d in c.detections], int(log.meta.get("forecast_frames", 0) or 0))
+                                               for d in c.detections], log.forecast_frames)
                for log, c in zip(offline_logs, caches)]
     ids = [i for t in targets for i in t[0]]
     return {"latency": "offline", "policy": "-", "forecast": "-" if ids == all_ids else "next frame",
@@ -148,7 +148,7 @@ def stream_rows(logs: Sequence[StreamLog], annotations: Any, forecasts: Sequence
     if any((log.latency, log.policy, log.perf_factor) != (first.latency, first.policy, first.perf_factor)
            for log in logs):
         raise ValueError(f"{source or 'stream'}: its logs were recorded at different latencies or policies")
-    learned = any(int(log.meta.get("forecast_frames", 0) or 0) > 0 for log in logs)
+    learned = any(log.forecast_frames > 0 for log in logs)
     ids = [i for log in logs for i in log.image_ids]
     scorer = scorer_for(annotations, ids)
     rows = []

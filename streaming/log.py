@@ -66,6 +66,12 @@ class StreamLog:
     meta: dict = field(default_factory=dict)
     timing: str = "exact"  # streaming.scheduler.TIMING_MODES: how the timeline's times were computed
 
+    @property
+    def forecast_frames(self) -> int:
+        """How many frames ahead of its input frame each output describes (meta; a learned
+        forecaster such as StreamYOLO: 1; a plain detector: 0)."""
+        return int(self.meta.get("forecast_frames", 0) or 0)
+
     def header(self) -> dict:
         return {
             "schema": SCHEMA, "version": VERSION, "sequence": self.sequence, "sid": self.sid,
