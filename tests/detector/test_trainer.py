@@ -52,7 +52,8 @@ def _reduce_the_loss(tmp_path):
     loss_fn = YOLOXLoss(num_classes=len(TOY_CLASSES))
     opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9, nesterov=True)
     losses = []
-    for _ in range(25):
+    # 40 steps: after 25 the loss sat at 0.73 of its start on one CI machine, at the threshold's edge
+    for _ in range(40):
         out = loss_fn(model(images), targets, HW, use_l1=True)
         opt.zero_grad()
         out["total_loss"].backward()
