@@ -134,6 +134,23 @@ def mixup(img: np.ndarray, boxes: np.ndarray, labels: np.ndarray, other: np.ndar
             np.concatenate([labels, other_labels[keep]]).astype(np.int64))
 
 
+def random_crop(img: np.ndarray, boxes: np.ndarray, labels: np.ndarray, rng: np.random.Generator, *,
+                crop_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A window of `crop_hw` at a uniformly random place, without resampling: the detector
+    learns the object sizes of the full image at the cost of the window. Boxes are clipped to
+    the window and those mostly cut off are dropped (the mosaic's rule)."""
+    h, w = img.shape[:2]
+    ch, cw = crop_hw
+    if ch > h or cw > w:
+        raise ValueError(f"crop {ch}x{cw} is larger than the image {h}x{w}")
+    oy = int(rng.integers(0, h - ch + 1))
+    ox = int(rng.integers(0, w - cw + 1))
+    shifted = boxes.reshape(-1, 4).astype(np.float32) - np.array([ox, oy, ox, oy], dtype=np.float32)
+    clipped = clip_xyxy(shifted, cw, ch)
+    keep = box_candidates(shifted, clipped) if len(shifted) else np.zeros(0, bool)
+    return np.ascontiguousarray(img[oy:oy + ch, ox:ox + cw]), clipped[keep], labels[keep]
+
+
 def filter_small(boxes: np.ndarray, labels: np.ndarray, min_size: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     keep = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) > min_size
     return boxes[keep], labels[keep]

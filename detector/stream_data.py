@@ -8,7 +8,9 @@ next), as the official one-x dataset does. Each target object carries its trend-
 
 The official recipe trains without mosaic, mixup or HSV jitter; its one augmentation, the
 horizontal flip, is drawn once per sample and applied to both images and both frames' boxes
-(the weights are flip-invariant: IoU does not change under a mirror). Random draws come from
+(the weights are flip-invariant: IoU does not change under a mirror). `crop_hw` adds a random
+window (detector.augment.random_crop), likewise one per sample, to train at the input size's
+object scale for the window's cost. Random draws come from
 (seed, epoch, index), like detector.train_data, so a resumed run sees the same batches.
 
 Yields (images uint8 [6, H, W]: channels 0-2 the current frame, 3-5 the previous one, BGR;
@@ -25,7 +27,7 @@ from torch.utils.data import Dataset
 from data.argoverse import ArgoverseHD
 from data.boxes import xyxy_to_cxcywh
 from data.coco import read_image
-from detector.augment import hflip
+from detector.augment import hflip, random_crop
 from detector.preprocess import letterbox_image
 from detector.tal import TrendConfig, trend_weights
 
@@ -52,7 +54,7 @@ class StreamPairDataset(Dataset):
 
     def __init__(self, dataset: ArgoverseHD, input_hw: tuple[int, int], *, flip_prob: float = 0.5,
                  trend: TrendConfig = TrendConfig(), seed: int = 0, max_labels: int = 120,
-                 cache: bool = False) -> None:
+                 cache: bool = False, crop_hw: tuple[int, int] | None = None) -> None:
         if not dataset.has_annotations:
             raise ValueError(f"{dataset.annotation_file}: has no annotations to train on")
         self.dataset = dataset
@@ -61,6 +63,7 @@ class StreamPairDataset(Dataset):
         self.trend = trend
         self.seed = seed
         self.max_labels = int(max_labels)
+        self.crop_hw = None if crop_hw is None else (int(crop_hw[0]), int(crop_hw[1]))
         self.samples = stream_samples(dataset)
         if not self.samples:
             raise ValueError(f"{dataset.annotation_file}: no frames to train on")
@@ -91,11 +94,17 @@ class StreamPairDataset(Dataset):
         gt_next, gt_cur = self.dataset.ground_truth(s.next), self.dataset.ground_truth(s.current)
         weights = trend_weights(gt_next.boxes, gt_next.track_ids, gt_cur.boxes, gt_cur.track_ids, self.trend)
         boxes = gt_next.boxes.astype(np.float32) * r
+        rows = np.stack([gt_next.labels.astype(np.float32), weights.astype(np.float32)], 1).reshape(-1, 2)
+        if self.crop_hw is not None:
+            # both frames through one window: the same draws on the stacked channels
+            both, boxes, rows = random_crop(np.concatenate([cur, prev], axis=2), boxes, rows, rng,
+                                            crop_hw=self.crop_hw)
+            cur, prev = both[..., :3], both[..., 3:]
         if rng.random() < self.flip_prob:  # one draw for the whole sample
             cur, boxes = hflip(cur, boxes)
             prev, _ = hflip(prev, np.zeros((0, 4), np.float32))
         keep = np.minimum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) > 1.0
-        return cur, prev, boxes[keep], np.stack([gt_next.labels[keep].astype(np.float32), weights[keep]], 1)
+        return cur, prev, boxes[keep], rows[keep]
 
     def __getitem__(self, idx: int) -> tuple[torch.Tensor, torch.Tensor]:
         rng = np.random.default_rng((self.seed, self.epoch, int(idx)))

@@ -95,6 +95,11 @@ class TrainConfig:
             raise ConfigError(f"lr_per_image: must be positive, got {self.lr_per_image}")
         if not 0 <= self.min_lr_ratio <= 1 or not 0 <= self.momentum < 1 or not 0 < self.ema_decay < 1:
             raise ConfigError("min_lr_ratio must be in [0, 1], momentum in [0, 1) and ema_decay in (0, 1)")
+        crop = self.aug.crop_size
+        if crop is not None and not (0 < crop[0] <= self.input_size[0] and 0 < crop[1] <= self.input_size[1]
+                                     and crop[0] % 32 == 0 and crop[1] % 32 == 0):
+            raise ConfigError(f"aug.crop_size: must be multiples of 32 within input_size {list(self.input_size)}, "
+                              f"got {list(crop)}")
         for key in ("num_classes", "max_val_images", "max_iters_per_epoch", "stop_after_iters"):
             if getattr(self, key) is not None and getattr(self, key) < 1:
                 raise ConfigError(f"{key}: must be >= 1 (or null), got {getattr(self, key)}")

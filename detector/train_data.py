@@ -16,7 +16,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
 from data.boxes import xyxy_to_cxcywh
-from detector.augment import filter_small, hsv_jitter, mixup, random_hflip
+from detector.augment import filter_small, hsv_jitter, mixup, random_crop, random_hflip
 from detector.grid import STRIDES
 from detector.mosaic import mosaic
 from detector.preprocess import letterbox_image, letterbox_ratio
@@ -66,6 +66,10 @@ class AugmentConfig:
     mixup_scale: tuple[float, float] = (0.5, 1.5)
     enable_mixup: bool = True
     max_labels: int = 120
+    # Train on random windows of this (H, W) cut from the input_size image (None: the whole
+    # image). The network is fully convolutional, so it learns input_size's object scale at the
+    # window's cost per step; evaluation and the saved model keep input_size.
+    crop_size: tuple[int, int] | None = None
 
 
 class YOLOXTrainDataset(Dataset):
@@ -103,6 +107,8 @@ class YOLOXTrainDataset(Dataset):
             src, boxes, labels = self.source[idx]
             img, r = letterbox_image(src, hw)
             boxes = boxes * r
+        if a.crop_size is not None:
+            img, boxes, labels = random_crop(img, boxes, labels, rng, crop_hw=a.crop_size)
         if rng.random() < a.hsv_prob:
             img = hsv_jitter(img, rng)
         img, boxes = random_hflip(img, boxes, rng, a.flip_prob)

@@ -264,7 +264,8 @@ class Trainer:
             g["lr"] = lr
         images = images.to(self.device, torch.float64 if cfg.float64 else torch.float32, non_blocking=True)
         targets = targets.to(self.device, non_blocking=True)
-        hw = random_input_size(cfg.input_size, step // cfg.multiscale_interval, seed=cfg.seed,
+        train_hw = cfg.aug.crop_size or cfg.input_size
+        hw = random_input_size(train_hw, step // cfg.multiscale_interval, seed=cfg.seed,
                                multiscale_range=cfg.multiscale_range)
         base = images.shape[-2:]
         if tuple(hw) != tuple(base):

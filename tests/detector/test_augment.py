@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from detector.augment import hflip, hsv_jitter, mixup, random_affine
+from detector.augment import hflip, hsv_jitter, mixup, random_affine, random_crop
 from detector.mosaic import mosaic
 from detector.preprocess import letterbox_image
 from detector.train_data import random_input_size
@@ -84,6 +84,26 @@ def test_mosaic_boxes_enclose_their_pixels(seed):
         if pb is not None:
             assert (pb[:2] >= box[:2] - 1.5).all() and (pb[2:] <= box[2:] + 1.5).all()
             assert np.abs(pb - box).max() <= 6
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_crop_keeps_pixel_scale_and_clips_boxes(seed):
+    img, boxes, labels = scene(COLOURS[3], (40, 30, 110, 90), hw=(120, 160))
+    rng = np.random.default_rng(seed)
+    out, ob, ol = random_crop(img, boxes, labels, rng, crop_hw=(64, 96))
+    assert out.shape == (64, 96, 3)
+    if len(ob):  # whatever of the box is in the window, at the same pixel size
+        assert_tight(out, COLOURS[3], ob[0], tol=0)
+        assert ol.tolist() == [0]
+    else:
+        pb = pixel_box(out, COLOURS[3])
+        assert pb is None or (pb[2] - pb[0]) * (pb[3] - pb[1]) < 0.1 * 70 * 60
+
+
+def test_random_crop_larger_than_the_image_is_an_error():
+    img, boxes, labels = scene(COLOURS[3], (40, 30, 110, 90), hw=(120, 160))
+    with pytest.raises(ValueError, match="larger than the image"):
+        random_crop(img, boxes, labels, np.random.default_rng(0), crop_hw=(128, 96))
 
 
 def test_mixup_keeps_both_sets_of_boxes():

@@ -63,6 +63,25 @@ def test_one_flip_for_the_whole_sample(world) -> None:
     assert (targets[:n, 5] > 0).all()
 
 
+def test_one_crop_window_for_the_whole_sample(world) -> None:
+    frames = _frames(world)
+    full = StreamPairDataset(frames, HW, flip_prob=0.0)
+    crop = StreamPairDataset(frames, HW, flip_prob=0.0, crop_hw=(32, 64))
+    for idx in range(len(full)):
+        img, _ = full[idx]
+        img_c, targets_c = crop[idx]
+        assert img_c.shape == (6, 32, 64)
+        # one window, found at the same place in both frames
+        hits = [(y, x) for y in range(HW[0] - 32 + 1) for x in range(HW[1] - 64 + 1)
+                if torch.equal(img[:, y:y + 32, x:x + 64], img_c)]
+        assert hits, f"sample {idx}: the crop is not one window of both frames"
+        n = int((targets_c[:, 0] >= 0).sum())
+        if n:
+            assert (targets_c[:n, 1] >= 0).all() and (targets_c[:n, 1] <= 64).all()
+            assert (targets_c[:n, 2] >= 0).all() and (targets_c[:n, 2] <= 32).all()
+            assert (targets_c[:n, 5] > 0).all()
+
+
 def test_training_lowers_the_loss_and_round_trips(world, tmp_path) -> None:
     threads = torch.get_num_threads()
     cfg = StreamTrainConfig(model="streamyolo_nano", train_ann=str(world / "annotations" / "train.json"),

@@ -70,6 +70,8 @@ def _train(argv: list[str], capsys) -> tuple[int, str]:
     ("warmup_epochs=-2", "warmup_epochs: must be >= 0"),
     ("lr_per_image=0", "lr_per_image: must be positive"),
     ("max_iters_per_epoch=0", "max_iters_per_epoch: must be >= 1 (or null)"),
+    ("aug.crop_size=[700,320]", "aug.crop_size: must be multiples of 32 within input_size"),
+    ("aug.crop_size=[320,500]", "aug.crop_size: must be multiples of 32 within input_size"),
 ])
 def test_bad_values_are_one_line_errors(setting, message, capsys):
     code, err = _train(["--set", setting], capsys)
