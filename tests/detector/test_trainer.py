@@ -132,6 +132,23 @@ def test_cli_with_init_weights_and_overrides(tmp_path, capsys):
     assert run_command(train_main, ["--set", "epochs=oops"]) == 2
 
 
+def test_crop_training_steps_on_windows_and_keeps_the_input_size(tmp_path):
+    import json
+
+    ann, img_dir = make_toy_coco(tmp_path / "d", n_images=6, size=(192, 128), seed=5)
+    rc = run_command(train_main, [
+        "--set", "model=yolox_nano", "--set", f"train_ann={ann}", "--set", f"train_images={img_dir}",
+        "--set", f"val_ann={ann}", "--set", f"val_images={img_dir}", "--set", "input_size=[128, 192]",
+        "--set", "aug.crop_size=[64, 96]", "--set", "multiscale_range=0", "--set", "epochs=1",
+        "--set", "batch_size=2", "--set", "max_iters_per_epoch=2", "--set", "num_workers=0",
+        "--out", str(tmp_path / "run")])
+    assert rc == 0
+    steps = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    sizes = {tuple(r["input_hw"]) for r in steps if "input_hw" in r}
+    assert sizes == {(64, 96)}
+    assert tuple(load_model(tmp_path / "run" / "best_weights.pth")[1].input_size) == (128, 192)
+
+
 def test_cli_resume_uses_the_runs_config(tmp_path):
     ann, img_dir = make_toy_coco(tmp_path / "d", n_images=6, size=(96, 64), seed=8)
     common = ["--set", "model=yolox_nano", "--set", f"train_ann={ann}", "--set", f"train_images={img_dir}",
