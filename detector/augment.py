@@ -135,17 +135,29 @@ def mixup(img: np.ndarray, boxes: np.ndarray, labels: np.ndarray, other: np.ndar
 
 
 def random_crop(img: np.ndarray, boxes: np.ndarray, labels: np.ndarray, rng: np.random.Generator, *,
-                crop_hw: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A window of `crop_hw` at a uniformly random place, without resampling: the detector
-    learns the object sizes of the full image at the cost of the window. Boxes are clipped to
-    the window and those mostly cut off are dropped (the mosaic's rule)."""
-    h, w = img.shape[:2]
+                crop_hw: tuple[int, int], scale: tuple[float, float] = (1.0, 1.0),
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A window of `crop_hw` at a uniformly random place. At scale 1 nothing is resampled, so the
+    detector learns the object sizes of the full image at the cost of the window; a scale range
+    first resizes the image by a random factor, so that objects larger than the window are also
+    seen whole. An image smaller than the window is padded right and below, as letterboxing
+    does. Boxes are clipped to the window and those mostly cut off are dropped (the mosaic's rule)."""
+    boxes = boxes.reshape(-1, 4).astype(np.float32)
+    if scale != (1.0, 1.0):  # no draw at the default, so fixed-scale runs keep their samples
+        s = float(rng.uniform(scale[0], scale[1]))
+        h, w = img.shape[:2]
+        img = cv2.resize(img, (max(int(round(w * s)), 1), max(int(round(h * s)), 1)),
+                         interpolation=cv2.INTER_LINEAR)
+        boxes = boxes * np.array([img.shape[1] / w, img.shape[0] / h] * 2, dtype=np.float32)
     ch, cw = crop_hw
+    h, w = img.shape[:2]
     if ch > h or cw > w:
-        raise ValueError(f"crop {ch}x{cw} is larger than the image {h}x{w}")
+        padded = np.full((max(h, ch), max(w, cw), *img.shape[2:]), PAD_VALUE, dtype=img.dtype)
+        padded[:h, :w] = img
+        img, h, w = padded, max(h, ch), max(w, cw)
     oy = int(rng.integers(0, h - ch + 1))
     ox = int(rng.integers(0, w - cw + 1))
-    shifted = boxes.reshape(-1, 4).astype(np.float32) - np.array([ox, oy, ox, oy], dtype=np.float32)
+    shifted = boxes - np.array([ox, oy, ox, oy], dtype=np.float32)
     clipped = clip_xyxy(shifted, cw, ch)
     keep = box_candidates(shifted, clipped) if len(shifted) else np.zeros(0, bool)
     return np.ascontiguousarray(img[oy:oy + ch, ox:ox + cw]), clipped[keep], labels[keep]

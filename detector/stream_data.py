@@ -54,7 +54,8 @@ class StreamPairDataset(Dataset):
 
     def __init__(self, dataset: ArgoverseHD, input_hw: tuple[int, int], *, flip_prob: float = 0.5,
                  trend: TrendConfig = TrendConfig(), seed: int = 0, max_labels: int = 120,
-                 cache: bool = False, crop_hw: tuple[int, int] | None = None) -> None:
+                 cache: bool = False, crop_hw: tuple[int, int] | None = None,
+                 crop_scale: tuple[float, float] = (1.0, 1.0)) -> None:
         if not dataset.has_annotations:
             raise ValueError(f"{dataset.annotation_file}: has no annotations to train on")
         self.dataset = dataset
@@ -64,6 +65,7 @@ class StreamPairDataset(Dataset):
         self.seed = seed
         self.max_labels = int(max_labels)
         self.crop_hw = None if crop_hw is None else (int(crop_hw[0]), int(crop_hw[1]))
+        self.crop_scale = (float(crop_scale[0]), float(crop_scale[1]))
         self.samples = stream_samples(dataset)
         if not self.samples:
             raise ValueError(f"{dataset.annotation_file}: no frames to train on")
@@ -98,7 +100,7 @@ class StreamPairDataset(Dataset):
         if self.crop_hw is not None:
             # both frames through one window: the same draws on the stacked channels
             both, boxes, rows = random_crop(np.concatenate([cur, prev], axis=2), boxes, rows, rng,
-                                            crop_hw=self.crop_hw)
+                                            crop_hw=self.crop_hw, scale=self.crop_scale)
             cur, prev = both[..., :3], both[..., 3:]
         if rng.random() < self.flip_prob:  # one draw for the whole sample
             cur, boxes = hflip(cur, boxes)

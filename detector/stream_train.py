@@ -81,7 +81,8 @@ class StreamTrainer(Trainer):
                   file=sys.stderr)
         frames = ArgoverseHD(cfg.train_ann, cfg.train_images, check_images=True)
         data = StreamPairDataset(frames, cfg.input_size, flip_prob=cfg.aug.flip_prob, trend=cfg.trend, seed=cfg.seed,
-                                 max_labels=cfg.aug.max_labels, cache=cfg.cache_images, crop_hw=cfg.aug.crop_size)
+                                 max_labels=cfg.aug.max_labels, cache=cfg.cache_images, crop_hw=cfg.aug.crop_size,
+                                 crop_scale=cfg.aug.crop_scale)
         return data, data.classes, None
 
     def _build_model(self, num_classes: int) -> torch.nn.Module:

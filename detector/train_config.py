@@ -100,6 +100,8 @@ class TrainConfig:
                                      and crop[0] % 32 == 0 and crop[1] % 32 == 0):
             raise ConfigError(f"aug.crop_size: must be multiples of 32 within input_size {list(self.input_size)}, "
                               f"got {list(crop)}")
+        if not 0 < self.aug.crop_scale[0] <= self.aug.crop_scale[1]:
+            raise ConfigError(f"aug.crop_scale: must be 0 < low <= high, got {list(self.aug.crop_scale)}")
         for key in ("num_classes", "max_val_images", "max_iters_per_epoch", "stop_after_iters"):
             if getattr(self, key) is not None and getattr(self, key) < 1:
                 raise ConfigError(f"{key}: must be >= 1 (or null), got {getattr(self, key)}")

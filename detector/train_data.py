@@ -70,6 +70,7 @@ class AugmentConfig:
     # image). The network is fully convolutional, so it learns input_size's object scale at the
     # window's cost per step; evaluation and the saved model keep input_size.
     crop_size: tuple[int, int] | None = None
+    crop_scale: tuple[float, float] = (1.0, 1.0)  # the image is first resized by a factor in this range
 
 
 class YOLOXTrainDataset(Dataset):
@@ -108,7 +109,7 @@ class YOLOXTrainDataset(Dataset):
             img, r = letterbox_image(src, hw)
             boxes = boxes * r
         if a.crop_size is not None:
-            img, boxes, labels = random_crop(img, boxes, labels, rng, crop_hw=a.crop_size)
+            img, boxes, labels = random_crop(img, boxes, labels, rng, crop_hw=a.crop_size, scale=a.crop_scale)
         if rng.random() < a.hsv_prob:
             img = hsv_jitter(img, rng)
         img, boxes = random_hflip(img, boxes, rng, a.flip_prob)

@@ -100,10 +100,22 @@ def test_random_crop_keeps_pixel_scale_and_clips_boxes(seed):
         assert pb is None or (pb[2] - pb[0]) * (pb[3] - pb[1]) < 0.1 * 70 * 60
 
 
-def test_random_crop_larger_than_the_image_is_an_error():
+def test_random_crop_pads_an_image_smaller_than_the_window():
     img, boxes, labels = scene(COLOURS[3], (40, 30, 110, 90), hw=(120, 160))
-    with pytest.raises(ValueError, match="larger than the image"):
-        random_crop(img, boxes, labels, np.random.default_rng(0), crop_hw=(128, 96))
+    out, ob, ol = random_crop(img, boxes, labels, np.random.default_rng(0), crop_hw=(128, 160))
+    assert out.shape == (128, 160, 3)
+    assert (out[120:] == 114).all() and np.array_equal(out[:120], img)
+    np.testing.assert_array_equal(ob, boxes)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_random_crop_with_a_scale_range_resizes_boxes_with_pixels(seed):
+    img, boxes, labels = scene(COLOURS[0], (40, 30, 110, 90), hw=(120, 160))
+    out, ob, ol = random_crop(img, boxes, labels, np.random.default_rng(seed), crop_hw=(96, 128),
+                              scale=(0.4, 0.7))
+    assert out.shape == (96, 128, 3)
+    assert len(ob) == 1  # the resized image (at most 84 x 112) fits the window whole
+    assert_tight(out, COLOURS[0], ob[0], tol=1.5)
 
 
 def test_mixup_keeps_both_sets_of_boxes():

@@ -72,6 +72,7 @@ def _train(argv: list[str], capsys) -> tuple[int, str]:
     ("max_iters_per_epoch=0", "max_iters_per_epoch: must be >= 1 (or null)"),
     ("aug.crop_size=[700,320]", "aug.crop_size: must be multiples of 32 within input_size"),
     ("aug.crop_size=[320,500]", "aug.crop_size: must be multiples of 32 within input_size"),
+    ("aug.crop_scale=[1.0,0.5]", "aug.crop_scale: must be 0 < low <= high"),
 ])
 def test_bad_values_are_one_line_errors(setting, message, capsys):
     code, err = _train(["--set", setting], capsys)
