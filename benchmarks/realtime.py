@@ -3,13 +3,16 @@ of models and input sizes.
 
     python -m benchmarks.realtime                                   # nano .. S, 2 inference threads
     python -m benchmarks.realtime --ladder yolox_s:384x640 --threads 2 --precision bf16
+    python -m benchmarks.realtime --ladder detector/weights/yolox_demo.pth:608x960   # trained weights
 
 Each rung runs `python -m streaming.run --realtime --no-offline` in its own process (its own
 thread settings, the product's real path: decode in the source's thread, letterbox, network,
 NMS, the scheduler on the wall clock) on the synthetic world (2 sequences x 60 frames, replayed
 at --fps), with the backend and precision a `.pth` gets on this CPU by default (OpenVINO INT8
-where it is installed; the IR is built once per rung and cached). Weights are random but seeded,
-so the build cache is reused across runs, and latency does not depend on their values. A rung
+where it is installed; the IR is built once per rung and cached). A zoo name gets random but
+seeded weights, so the build cache is reused across runs; the network's latency does not depend
+on their values, but NMS does (random weights leave few boxes above the threshold, so their rows
+are slightly optimistic): a `.pth` rung runs those trained weights on their own world. A rung
 keeps up when no frame of the feed was dropped. The VM's speed drifts between runs, so `--repeat N`
 runs each rung N times and reports medians and how many of the N runs kept up.
 """
@@ -50,6 +53,15 @@ def random_checkpoint(name: str, path: Path) -> Path:
     torch.manual_seed(0)
     save_checkpoint(path, build_model(name).eval(), model_name=name)
     return path
+
+
+def rung_checkpoint(name: str, tmp: Path) -> Path:
+    """A `.pth` file as it is; a zoo name as seeded random weights written into `tmp`."""
+    if name.endswith(".pth"):
+        if not Path(name).is_file():
+            raise SystemExit(f"--ladder {name}: no such checkpoint")
+        return Path(name)
+    return random_checkpoint(name, tmp / f"{name}_random.pth")
 
 
 def run_rung(checkpoint: Path, size: tuple[int, int], *, out: Path, args: argparse.Namespace) -> dict:
@@ -97,8 +109,8 @@ def main(argv: list[str] | None = None) -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, size in rungs:
-            checkpoint = random_checkpoint(name, Path(tmp) / f"{name}_random.pth")
-            r = summarize([run_rung(checkpoint, size, out=Path(tmp) / f"run_{name}_{size[0]}x{size[1]}_{k}",
+            checkpoint = rung_checkpoint(name, Path(tmp))
+            r = summarize([run_rung(checkpoint, size, out=Path(tmp) / f"run_{checkpoint.stem}_{size[0]}x{size[1]}_{k}",
                                     args=args) for k in range(args.repeat)])
             rows.append((name, size, r))
             print(f"{name} {size[0]}x{size[1]}: {r['processed_fps']:.1f} FPS", file=sys.stderr)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.realtime import parse_rung, summarize
+from benchmarks.realtime import parse_rung, rung_checkpoint, summarize
 
 
 def _run(fps: float, p50: float, processed: int, offered: int = 120) -> dict:
@@ -33,3 +33,12 @@ def test_parse_rung_rejects_sizes_off_the_stride() -> None:
         parse_rung("yolox_s:380x640")
     with pytest.raises(SystemExit, match="MODEL:HxW"):
         parse_rung("yolox_s")
+
+
+def test_a_checkpoint_rung_keeps_its_weights(tmp_path) -> None:
+    trained = tmp_path / "mine.pth"
+    trained.write_bytes(b"weights")
+    assert parse_rung(f"{trained}:608x960") == (str(trained), (608, 960))
+    assert rung_checkpoint(str(trained), tmp_path) == trained
+    with pytest.raises(SystemExit, match="no such checkpoint"):
+        rung_checkpoint(str(tmp_path / "missing.pth"), tmp_path)
