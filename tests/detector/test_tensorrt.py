@@ -258,13 +258,15 @@ def test_detector_device_path_gives_the_numpy_paths_detections(tmp_path: Path) -
     from detector.checkpoint import load_model
     from streaming.detect import demo_model_path
 
-    size = (288, 640)  # the demo model (trained, 8 classes) finds people, bikes and cars in the clip
+    # The demo model (trained, 8 classes) knows only the synthetic world: on the street clip its
+    # boxes are low-confidence, hence the low threshold (the comparison needs boxes, not right ones).
+    size = (288, 640)
     model, ckpt = load_model(demo_model_path())
     path = export_onnx(model, tmp_path / "m.onnx", input_size=size,
                        metadata=ModelMetadata(model_name="demo", classes=tuple(ckpt.classes), input_size=size))
     frames = street_frames(count=4, step=45)
-    device = Detector(DeviceLetterboxOnnx(path), conf_thresh=0.1)
-    reference = load_detector(path, conf_thresh=0.1)
+    device = Detector(DeviceLetterboxOnnx(path), conf_thresh=0.01)
+    reference = load_detector(path, conf_thresh=0.01)
     for a, b in zip(device(frames), reference(frames)):
         # A grey level of letterbox difference moves a box by a fraction of a pixel.
         assert_same_detections(a, b, box_atol=1.0, score_atol=2e-3)
