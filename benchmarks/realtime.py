@@ -110,8 +110,9 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, size in rungs:
             checkpoint = rung_checkpoint(name, Path(tmp))
-            r = summarize([run_rung(checkpoint, size, out=Path(tmp) / f"run_{checkpoint.stem}_{size[0]}x{size[1]}_{k}",
-                                    args=args) for k in range(args.repeat)])
+            stem = f"run_{checkpoint.stem}_{size[0]}x{size[1]}"
+            r = summarize([run_rung(checkpoint, size, out=Path(tmp) / f"{stem}_{k}", args=args)
+                           for k in range(args.repeat)])
             rows.append((name, size, r))
             print(f"{name} {size[0]}x{size[1]}: {r['processed_fps']:.1f} FPS", file=sys.stderr)
 

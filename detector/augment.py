@@ -120,18 +120,10 @@ def mixup(img: np.ndarray, boxes: np.ndarray, labels: np.ndarray, other: np.ndar
     ob = other_boxes * r * np.array([jw / w, jh / h, jw / w, jh / h], dtype=np.float32)
     if rng.random() < flip_prob:
         big, ob = hflip(big, ob)
-    ph, pw = max(jh, h), max(jw, w)
-    padded = np.full((ph, pw, 3), PAD_VALUE, dtype=np.uint8)
-    padded[:jh, :jw] = big
-    oy = int(rng.integers(0, ph - h + 1))
-    ox = int(rng.integers(0, pw - w + 1))
-    crop = padded[oy:oy + h, ox:ox + w]
-    shifted = ob - np.array([ox, oy, ox, oy], dtype=np.float32)
-    clipped = clip_xyxy(shifted, w, h)
-    keep = box_candidates(shifted, clipped) if len(shifted) else np.zeros(0, bool)
+    crop, cb, cl = random_crop(big, ob, other_labels, rng, crop_hw=(h, w))
     blended = (0.5 * img.astype(np.float32) + 0.5 * crop.astype(np.float32)).astype(np.uint8)
-    return (blended, np.concatenate([boxes, clipped[keep]]).astype(np.float32),
-            np.concatenate([labels, other_labels[keep]]).astype(np.int64))
+    return (blended, np.concatenate([boxes, cb]).astype(np.float32),
+            np.concatenate([labels, cl]).astype(np.int64))
 
 
 def random_crop(img: np.ndarray, boxes: np.ndarray, labels: np.ndarray, rng: np.random.Generator, *,

@@ -10,8 +10,8 @@ The official recipe trains without mosaic, mixup or HSV jitter; its one augmenta
 horizontal flip, is drawn once per sample and applied to both images and both frames' boxes
 (the weights are flip-invariant: IoU does not change under a mirror). `crop_hw` adds a random
 window (detector.augment.random_crop), likewise one per sample, to train at the input size's
-object scale for the window's cost. Random draws come from
-(seed, epoch, index), like detector.train_data, so a resumed run sees the same batches.
+object scale for the window's cost. Random draws come from (seed, epoch, index), like
+detector.train_data, so a resumed run sees the same batches.
 
 Yields (images uint8 [6, H, W]: channels 0-2 the current frame, 3-5 the previous one, BGR;
 targets float32 [max_labels, 6] of (label, cx, cy, w, h, weight) in input pixels, label -1 pads).
