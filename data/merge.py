@@ -8,13 +8,19 @@ Two worlds generated with the same seed share their first sequences (each sequen
 smaller world's validation sequences. Merging with `--hold-out` drops every sequence named in
 the given files, so the merged file can train a model that is then scored on them.
 
-Every input must use the same categories and `coco_mapping`; sequence directories stay as they
-are (relative to the shared root), image and annotation ids are renumbered from 0 and 1.
+Every input must use the same categories and `coco_mapping`; image and annotation ids are
+renumbered from 0 and 1. Sequence directories stay as they are (relative to the shared root), or,
+to merge worlds that live in different folders, `--images` names each file's image root and
+`--root` the merged file's, and every sequence directory is rewritten relative to `--root`:
+
+    python -m data.merge --ann datasets/a/annotations/train.json datasets/b/annotations/train.json \
+        --images datasets/a datasets/b --root datasets --out datasets/ab_train.json
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Sequence
 
@@ -32,17 +38,25 @@ def _sequence_names(doc: dict, path: Path) -> list[str]:
     return names
 
 
-def merge_annotations(files: Sequence[str | Path], *, hold_out: Sequence[str | Path] = ()) -> tuple[dict, dict]:
-    """The merged document and a summary {"sequences", "held_out", "images", "annotations"}."""
+def merge_annotations(files: Sequence[str | Path], *, hold_out: Sequence[str | Path] = (),
+                      images: Sequence[str | Path] | None = None, root: str | Path | None = None
+                      ) -> tuple[dict, dict]:
+    """The merged document and a summary {"sequences", "held_out", "images", "annotations"}.
+    `images` (one image root per file) and `root` go together: sequence directories are then
+    rewritten relative to `root`."""
     if not files:
         raise ValueError("merge_annotations: no annotation files given")
+    if (images is None) != (root is None):
+        raise ValueError("merge_annotations: images and root go together (each file's image root, the merged one)")
+    if images is not None and len(images) != len(files):
+        raise ValueError(f"merge_annotations: {len(files)} annotation files but {len(images)} image roots")
     held = set()
     for path in map(Path, hold_out):
         held.update(_sequence_names(load_json(path), path))
     merged: dict | None = None
     seen: dict[str, Path] = {}
     dropped = 0
-    for path in map(Path, files):
+    for i, path in enumerate(map(Path, files)):
         doc = load_json(path)
         names = _sequence_names(doc, path)
         if merged is None:
@@ -61,6 +75,8 @@ def merge_annotations(files: Sequence[str | Path], *, hold_out: Sequence[str | P
             seen[name] = path
             new_sid[sid] = len(merged["sequences"])
             merged["sequences"].append(name)
+            if images is not None and root is not None:
+                seq_dir = Path(os.path.relpath(Path(images[i]) / seq_dir, root)).as_posix()
             merged["seq_dirs"].append(seq_dir)
         new_image_id: dict[int, int] = {}
         for im in doc["images"]:
@@ -78,11 +94,15 @@ def merge_annotations(files: Sequence[str | Path], *, hold_out: Sequence[str | P
 
 def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m data.merge", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--ann", nargs="+", required=True, help="annotation files to merge (one dataset root)")
+    ap.add_argument("--ann", nargs="+", required=True, help="annotation files to merge")
     ap.add_argument("--hold-out", nargs="*", default=[], help="drop the sequences named in these files")
+    ap.add_argument("--images", nargs="+", help="each --ann file's image root (default: all share one root)")
+    ap.add_argument("--root", help="with --images: the merged file's image root")
     ap.add_argument("--out", required=True, help="the merged annotation file to write")
     args = ap.parse_args(argv)
-    merged, summary = merge_annotations(args.ann, hold_out=args.hold_out)
+    if (args.images is None) != (args.root is None):
+        ap.error("--images and --root go together")
+    merged, summary = merge_annotations(args.ann, hold_out=args.hold_out, images=args.images, root=args.root)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(merged, sort_keys=True, separators=(",", ":")))

@@ -55,6 +55,10 @@ class StreamTrainConfig(TrainConfig):
     tal_gamma: float = 1.0
     tal_ignore_thr: float = 0.5
     tal_ignore_value: float = 1.5
+    # Train only the DFP convs and the head; the single-frame detector (backbone + PAFPN) keeps the
+    # init_weights YOLOX's weights. Not the official recipe (which trains everything): a CPU budget
+    # option that keeps the detector's accuracy and skips the backbone's backward pass.
+    freeze_pan: bool = False
     run_name: str = "streamyolo"
 
     def __post_init__(self) -> None:
@@ -91,6 +95,13 @@ class StreamTrainer(Trainer):
             return build_streamyolo(depth=cfg.depth, width=cfg.width, num_classes=num_classes,
                                     depthwise=cfg.depthwise, act=cfg.act)
         return build_streamyolo(cfg.model, num_classes=num_classes)
+
+    def _frozen_modules(self, model: torch.nn.Module) -> list[torch.nn.Module]:
+        if not self.cfg.freeze_pan:
+            return []
+        if not self.cfg.init_weights:
+            raise ConfigError("freeze_pan: needs init_weights (a trained YOLOX), or the frozen detector is random")
+        return [m for name, m in model.backbone.named_children() if not name.startswith("jian")]
 
     def _metadata(self) -> ModelMetadata:
         meta = super()._metadata()

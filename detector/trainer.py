@@ -84,7 +84,11 @@ class Trainer:
         if cfg.init_weights and self.resume_path is None:
             self.init_report = load_init_weights(model, cfg.init_weights)
         self.use_cpu_bf16 = cfg.cpu_bf16 and self.device.type == "cpu" and cpu_has_bf16()
-        model.to(self.device, torch.float64 if cfg.float64 else torch.float32).train()
+        self.frozen = self._frozen_modules(model)
+        for module in self.frozen:
+            module.requires_grad_(False)
+        model.to(self.device, torch.float64 if cfg.float64 else torch.float32)
+        self._train_mode(model)
         if self.use_cpu_bf16:
             model.to(memory_format=torch.channels_last)
         self.model = model
@@ -120,6 +124,16 @@ class Trainer:
 
     def _build_model(self, num_classes: int) -> torch.nn.Module:
         return build_train_model(self.cfg, num_classes)
+
+    def _frozen_modules(self, model: torch.nn.Module) -> list[torch.nn.Module]:
+        """Submodules kept at their initial weights: no gradients, BatchNorm statistics fixed."""
+        return []
+
+    def _train_mode(self, model: torch.nn.Module) -> None:
+        model.train()
+        # A frozen module's BatchNorm must not drift with the batches it sees either.
+        for module in self.frozen:
+            module.eval()
 
     def _metadata(self) -> ModelMetadata:
         return ModelMetadata(model_name=self.cfg.model, classes=self.classes, input_size=tuple(self.cfg.input_size),
@@ -308,7 +322,7 @@ class Trainer:
         metrics = evaluate_model(model, self.val_set, input_hw=self.cfg.input_size, conf_thresh=self.cfg.eval_conf,
                                  nms_thresh=self.cfg.eval_nms, batch_size=self.cfg.eval_batch_size,
                                  max_images=self.cfg.max_val_images, device=self.device)
-        unwrap(self.model).train()
+        self._train_mode(unwrap(self.model))
         record = {k.lower(): v for k, v in metrics.to_dict().items() if k != "per_class"}
         if log is not None:
             log.write({"epoch": epoch + 1, "iter": (epoch + 1) * self.iters_per_epoch, **record},

@@ -69,3 +69,29 @@ def test_different_categories_are_an_error(worlds, tmp_path):
 def test_missing_file_exits_with_bad_input(tmp_path, capsys):
     assert run_command(main, ["--ann", str(tmp_path / "nope.json"), "--out", str(tmp_path / "o.json")]) == 2
     assert "nope.json: annotation file not found" in capsys.readouterr().err
+
+
+def test_worlds_in_different_folders_merge_under_a_common_root(worlds, tmp_path):
+    other = tmp_path / "other"
+    generate_world(other, sequences=2, frames=3, size=(160, 96), seed=4, val_fraction=0.5, progress=False)
+    small = worlds / "small"
+    out = tmp_path / "both.json"
+    assert main(["--ann", str(small / "annotations" / "train.json"), str(other / "annotations" / "train.json"),
+                 "--images", str(small), str(other), "--root", str(tmp_path), "--out", str(out)]) == 0
+    merged = ArgoverseHD(out, tmp_path)  # every image found under the common root
+    parts = [ArgoverseHD(small / "annotations" / "train.json", small),
+             ArgoverseHD(other / "annotations" / "train.json", other)]
+    assert [s.name for s in merged.sequences] == [s.name for ds in parts for s in ds.sequences]
+    first = merged.sequences[0].frames[0]
+    src = parts[0].sequences[0].frames[0]
+    assert first.path.resolve() == src.path.resolve()
+    np.testing.assert_array_equal(merged.ground_truth(first.image_id).boxes,
+                                  parts[0].ground_truth(src.image_id).boxes)
+
+
+def test_images_without_root_is_an_error(worlds, tmp_path):
+    ann = worlds / "small" / "annotations" / "train.json"
+    with pytest.raises(ValueError, match="together"):
+        merge_annotations([ann], images=[worlds / "small"])
+    with pytest.raises(ValueError, match="image roots"):
+        merge_annotations([ann], images=[worlds / "small", worlds], root=worlds)

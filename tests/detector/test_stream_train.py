@@ -121,6 +121,38 @@ def test_training_lowers_the_loss_and_round_trips(world, tmp_path) -> None:
     assert all(len(d) > 0 for d in dets)
 
 
+def test_freeze_pan_trains_only_the_dfp_and_head(world, tmp_path) -> None:
+    cfg = StreamTrainConfig(model="streamyolo_nano", train_ann=str(world / "annotations" / "train.json"),
+                            train_images=str(world), input_size=HW, multiscale_range=0, epochs=1, warmup_epochs=0,
+                            no_aug_epochs=1, batch_size=3, lr_per_image=0.004, num_workers=0, threads=1,
+                            ema=False, cache_images=True, seed=0, freeze_pan=True,
+                            init_weights="detector/weights/yolox_demo.pth")
+    threads = torch.get_num_threads()
+    trainer = StreamTrainer(cfg, tmp_path / "run")
+    trainer.run()
+    torch.set_num_threads(threads)
+    model, _ = load_model(tmp_path / "run" / "best_weights.pth")
+    demo, _ = load_model("detector/weights/yolox_demo.pth")
+    fixed = demo.state_dict()
+    after = model.state_dict()
+    # weights and BatchNorm statistics of the single-frame detector are the YOLOX's, bit for bit
+    pan_keys = [k for k in fixed if k.startswith("backbone.")]
+    assert pan_keys and all(torch.equal(after[k].float(), fixed[k].float()) for k in pan_keys)
+    moved = [k for k in after if k not in fixed or not torch.equal(after[k].float(), fixed[k].float())]
+    assert any(k.startswith("backbone.jian") for k in moved) and any(k.startswith("head.") for k in moved)
+
+
+def test_freeze_pan_needs_init_weights(world, tmp_path) -> None:
+    from data.config import ConfigError
+
+    cfg = StreamTrainConfig(model="streamyolo_nano", train_ann=str(world / "annotations" / "train.json"),
+                            train_images=str(world), input_size=HW, num_workers=0, threads=1, freeze_pan=True)
+    threads = torch.get_num_threads()
+    with pytest.raises(ConfigError, match="freeze_pan"):
+        StreamTrainer(cfg, tmp_path / "run")._setup()
+    torch.set_num_threads(threads)
+
+
 def test_config_refuses_a_plain_yolox_model() -> None:
     from data.config import ConfigError
 
