@@ -59,6 +59,10 @@ class StreamTrainConfig(TrainConfig):
     # init_weights YOLOX's weights. Not the official recipe (which trains everything): a CPU budget
     # option that keeps the detector's accuracy and skips the backbone's backward pass.
     freeze_pan: bool = False
+    # Start the DFP convs' BatchNorm scales at zero, so a fresh StreamYOLO initialised from a YOLOX
+    # begins as exactly that detector (fused features = current features) instead of one whose
+    # head sees features perturbed by random 1x1 convs. Not official (which uses the default init).
+    dfp_zero_init: bool = False
     run_name: str = "streamyolo"
 
     def __post_init__(self) -> None:
@@ -92,9 +96,17 @@ class StreamTrainer(Trainer):
     def _build_model(self, num_classes: int) -> torch.nn.Module:
         cfg = self.cfg
         if cfg.model == "custom":
-            return build_streamyolo(depth=cfg.depth, width=cfg.width, num_classes=num_classes,
-                                    depthwise=cfg.depthwise, act=cfg.act)
-        return build_streamyolo(cfg.model, num_classes=num_classes)
+            model = build_streamyolo(depth=cfg.depth, width=cfg.width, num_classes=num_classes,
+                                     depthwise=cfg.depthwise, act=cfg.act)
+        else:
+            model = build_streamyolo(cfg.model, num_classes=num_classes)
+        if cfg.dfp_zero_init:
+            # init_weights, loaded after this, overrides it when they carry trained DFP convs.
+            for jian in (model.backbone.jian0, model.backbone.jian1, model.backbone.jian2):
+                last_bn = [m for m in jian.modules() if isinstance(m, torch.nn.BatchNorm2d)][-1]  # DWConv: pconv's
+                torch.nn.init.zeros_(last_bn.weight)
+                torch.nn.init.zeros_(last_bn.bias)
+        return model
 
     def _frozen_modules(self, model: torch.nn.Module) -> list[torch.nn.Module]:
         if not self.cfg.freeze_pan:

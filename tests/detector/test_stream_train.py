@@ -181,3 +181,26 @@ def test_official_schedule_configs_load(size: str) -> None:
     assert cfg.train_images.endswith("Argoverse-1.1/tracking")
     # official random_size (50, 70) x 16 px around 960: +- 5 steps of 32, also the bare default
     assert cfg.multiscale_range == StreamTrainConfig().multiscale_range == 5
+
+
+def test_dfp_zero_init_starts_as_the_yolox(world, tmp_path) -> None:
+    """With dfp_zero_init, the fresh StreamYOLO's outputs are the init YOLOX's, whatever the previous frame."""
+    cfg = StreamTrainConfig(model="streamyolo_nano", train_ann=str(world / "annotations" / "train.json"),
+                            train_images=str(world), input_size=HW, num_workers=0, threads=1, dfp_zero_init=True,
+                            init_weights="detector/weights/yolox_demo.pth")
+    threads = torch.get_num_threads()
+    trainer = StreamTrainer(cfg, tmp_path / "run")
+    trainer._setup()
+    torch.set_num_threads(threads)
+    model = trainer.model.eval()
+    yolox, _ = load_model("detector/weights/yolox_demo.pth")
+    yolox = yolox.float().eval()
+    gen = torch.Generator().manual_seed(0)
+    cur, prev = torch.rand(1, 3, *HW, generator=gen) * 255, torch.rand(1, 3, *HW, generator=gen) * 255
+    with torch.no_grad():
+        torch.testing.assert_close(model(torch.cat([cur, prev], 1)), yolox(cur), rtol=1e-4, atol=1e-3)
+    plain = StreamTrainer(StreamTrainConfig(**{**cfg.__dict__, "dfp_zero_init": False}), tmp_path / "plain")
+    plain._setup()
+    torch.set_num_threads(threads)
+    with torch.no_grad():
+        assert not torch.allclose(plain.model.eval()(torch.cat([cur, prev], 1)), yolox(cur))
