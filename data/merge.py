@@ -100,8 +100,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--root", help="with --images: the merged file's image root")
     ap.add_argument("--out", required=True, help="the merged annotation file to write")
     args = ap.parse_args(argv)
-    if (args.images is None) != (args.root is None):
-        ap.error("--images and --root go together")
     merged, summary = merge_annotations(args.ann, hold_out=args.hold_out, images=args.images, root=args.root)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

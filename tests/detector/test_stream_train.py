@@ -26,6 +26,13 @@ def world(tmp_path_factory):
     return root
 
 
+def _config(world, **overrides) -> StreamTrainConfig:
+    """A one-thread nano run on the tiny world, initialised from the bundled YOLOX-nano."""
+    base = dict(model="streamyolo_nano", train_ann=str(world / "annotations" / "train.json"), train_images=str(world),
+                input_size=HW, num_workers=0, threads=1, init_weights="detector/weights/yolox_demo.pth")
+    return StreamTrainConfig(**{**base, **overrides})
+
+
 def _frames(world) -> ArgoverseHD:
     return ArgoverseHD(world / "annotations" / "train.json", world)
 
@@ -122,11 +129,8 @@ def test_training_lowers_the_loss_and_round_trips(world, tmp_path) -> None:
 
 
 def test_freeze_pan_trains_only_the_dfp_and_head(world, tmp_path) -> None:
-    cfg = StreamTrainConfig(model="streamyolo_nano", train_ann=str(world / "annotations" / "train.json"),
-                            train_images=str(world), input_size=HW, multiscale_range=0, epochs=1, warmup_epochs=0,
-                            no_aug_epochs=1, batch_size=3, lr_per_image=0.004, num_workers=0, threads=1,
-                            ema=False, cache_images=True, seed=0, freeze_pan=True,
-                            init_weights="detector/weights/yolox_demo.pth")
+    cfg = _config(world, multiscale_range=0, epochs=1, warmup_epochs=0, no_aug_epochs=1, batch_size=3,
+                  lr_per_image=0.004, ema=False, cache_images=True, seed=0, freeze_pan=True)
     threads = torch.get_num_threads()
     trainer = StreamTrainer(cfg, tmp_path / "run")
     trainer.run()
@@ -145,8 +149,7 @@ def test_freeze_pan_trains_only_the_dfp_and_head(world, tmp_path) -> None:
 def test_freeze_pan_needs_init_weights(world, tmp_path) -> None:
     from data.config import ConfigError
 
-    cfg = StreamTrainConfig(model="streamyolo_nano", train_ann=str(world / "annotations" / "train.json"),
-                            train_images=str(world), input_size=HW, num_workers=0, threads=1, freeze_pan=True)
+    cfg = _config(world, init_weights=None, freeze_pan=True)
     threads = torch.get_num_threads()
     with pytest.raises(ConfigError, match="freeze_pan"):
         StreamTrainer(cfg, tmp_path / "run")._setup()
@@ -185,9 +188,7 @@ def test_official_schedule_configs_load(size: str) -> None:
 
 def test_dfp_zero_init_starts_as_the_yolox(world, tmp_path) -> None:
     """With dfp_zero_init, the fresh StreamYOLO's outputs are the init YOLOX's, whatever the previous frame."""
-    cfg = StreamTrainConfig(model="streamyolo_nano", train_ann=str(world / "annotations" / "train.json"),
-                            train_images=str(world), input_size=HW, num_workers=0, threads=1, dfp_zero_init=True,
-                            init_weights="detector/weights/yolox_demo.pth")
+    cfg = _config(world, dfp_zero_init=True)
     threads = torch.get_num_threads()
     trainer = StreamTrainer(cfg, tmp_path / "run")
     trainer._setup()
@@ -199,7 +200,7 @@ def test_dfp_zero_init_starts_as_the_yolox(world, tmp_path) -> None:
     cur, prev = torch.rand(1, 3, *HW, generator=gen) * 255, torch.rand(1, 3, *HW, generator=gen) * 255
     with torch.no_grad():
         torch.testing.assert_close(model(torch.cat([cur, prev], 1)), yolox(cur), rtol=1e-4, atol=1e-3)
-    plain = StreamTrainer(StreamTrainConfig(**{**cfg.__dict__, "dfp_zero_init": False}), tmp_path / "plain")
+    plain = StreamTrainer(_config(world), tmp_path / "plain")
     plain._setup()
     torch.set_num_threads(threads)
     with torch.no_grad():
