@@ -59,6 +59,10 @@ class StreamTrainConfig(TrainConfig):
     # init_weights YOLOX's weights. Not the official recipe (which trains everything): a CPU budget
     # option that keeps the detector's accuracy and skips the backbone's backward pass.
     freeze_pan: bool = False
+    # Freeze only the CSPDarknet (`backbone.backbone`): the PAFPN, DFP and head train. The PAFPN can
+    # then learn features that carry motion (the official recipe trains it too) while the costliest
+    # backward pass is still skipped. Implied by freeze_pan.
+    freeze_backbone: bool = False
     # Start the DFP convs' BatchNorm scales at zero, so a fresh StreamYOLO initialised from a YOLOX
     # begins as exactly that detector (fused features = current features) instead of one whose
     # head sees features perturbed by random 1x1 convs. Not official (which uses the default init).
@@ -109,11 +113,15 @@ class StreamTrainer(Trainer):
         return model
 
     def _frozen_modules(self, model: torch.nn.Module) -> list[torch.nn.Module]:
-        if not self.cfg.freeze_pan:
+        cfg = self.cfg
+        if not (cfg.freeze_pan or cfg.freeze_backbone):
             return []
-        if not self.cfg.init_weights:
-            raise ConfigError("freeze_pan: needs init_weights (a trained YOLOX), or the frozen detector is random")
-        return [m for name, m in model.backbone.named_children() if not name.startswith("jian")]
+        option = "freeze_pan" if cfg.freeze_pan else "freeze_backbone"
+        if not cfg.init_weights:
+            raise ConfigError(f"{option}: needs init_weights (a trained YOLOX), or the frozen detector is random")
+        if cfg.freeze_pan:
+            return [m for name, m in model.backbone.named_children() if not name.startswith("jian")]
+        return [model.backbone.backbone]
 
     def _metadata(self) -> ModelMetadata:
         meta = super()._metadata()

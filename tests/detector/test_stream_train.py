@@ -128,9 +128,11 @@ def test_training_lowers_the_loss_and_round_trips(world, tmp_path) -> None:
     assert all(len(d) > 0 for d in dets)
 
 
-def test_freeze_pan_trains_only_the_dfp_and_head(world, tmp_path) -> None:
+@pytest.mark.parametrize("option, fixed_prefix", [("freeze_pan", "backbone."),
+                                                   ("freeze_backbone", "backbone.backbone.")])
+def test_freeze_keeps_the_detector_part_bit_for_bit(world, tmp_path, option, fixed_prefix) -> None:
     cfg = _config(world, multiscale_range=0, epochs=1, warmup_epochs=0, no_aug_epochs=1, batch_size=3,
-                  lr_per_image=0.004, ema=False, cache_images=True, seed=0, freeze_pan=True)
+                  lr_per_image=0.004, ema=False, cache_images=True, seed=0, **{option: True})
     threads = torch.get_num_threads()
     trainer = StreamTrainer(cfg, tmp_path / "run")
     trainer.run()
@@ -139,19 +141,23 @@ def test_freeze_pan_trains_only_the_dfp_and_head(world, tmp_path) -> None:
     demo, _ = load_model("detector/weights/yolox_demo.pth")
     fixed = demo.state_dict()
     after = model.state_dict()
-    # weights and BatchNorm statistics of the single-frame detector are the YOLOX's, bit for bit
-    pan_keys = [k for k in fixed if k.startswith("backbone.")]
-    assert pan_keys and all(torch.equal(after[k].float(), fixed[k].float()) for k in pan_keys)
+    # weights and BatchNorm statistics of the frozen part are the YOLOX's, bit for bit
+    frozen_keys = [k for k in fixed if k.startswith(fixed_prefix)]
+    assert frozen_keys and all(torch.equal(after[k].float(), fixed[k].float()) for k in frozen_keys)
     moved = [k for k in after if k not in fixed or not torch.equal(after[k].float(), fixed[k].float())]
     assert any(k.startswith("backbone.jian") for k in moved) and any(k.startswith("head.") for k in moved)
+    pafpn_moved = any(k.startswith("backbone.") and not k.startswith(("backbone.backbone.", "backbone.jian"))
+                      for k in moved)
+    assert pafpn_moved == (option == "freeze_backbone")
 
 
-def test_freeze_pan_needs_init_weights(world, tmp_path) -> None:
+@pytest.mark.parametrize("option", ["freeze_pan", "freeze_backbone"])
+def test_freezing_needs_init_weights(world, tmp_path, option) -> None:
     from data.config import ConfigError
 
-    cfg = _config(world, init_weights=None, freeze_pan=True)
+    cfg = _config(world, init_weights=None, **{option: True})
     threads = torch.get_num_threads()
-    with pytest.raises(ConfigError, match="freeze_pan"):
+    with pytest.raises(ConfigError, match=option):
         StreamTrainer(cfg, tmp_path / "run")._setup()
     torch.set_num_threads(threads)
 
