@@ -114,14 +114,16 @@ class StreamTrainer(Trainer):
 
     def _frozen_modules(self, model: torch.nn.Module) -> list[torch.nn.Module]:
         cfg = self.cfg
-        if not (cfg.freeze_pan or cfg.freeze_backbone):
+        if cfg.freeze_pan:
+            option = "freeze_pan"
+            frozen = [m for name, m in model.backbone.named_children() if not name.startswith("jian")]
+        elif cfg.freeze_backbone:
+            option, frozen = "freeze_backbone", [model.backbone.backbone]
+        else:
             return []
-        option = "freeze_pan" if cfg.freeze_pan else "freeze_backbone"
         if not cfg.init_weights:
             raise ConfigError(f"{option}: needs init_weights (a trained YOLOX), or the frozen detector is random")
-        if cfg.freeze_pan:
-            return [m for name, m in model.backbone.named_children() if not name.startswith("jian")]
-        return [model.backbone.backbone]
+        return frozen
 
     def _metadata(self) -> ModelMetadata:
         meta = super()._metadata()
