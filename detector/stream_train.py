@@ -135,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     """The command (arguments as detector.train); bad input raises (exit 2 under run_command)."""
     from detector.train import main as train_main
 
-    train_main(argv, config_cls=StreamTrainConfig, trainer_cls=StreamTrainer)
+    train_main(argv, config_cls=StreamTrainConfig, trainer_cls=StreamTrainer, prog="python -m detector.stream_train")
 
 
 if __name__ == "__main__":

@@ -18,8 +18,8 @@ from data.config import load_config
 from detector.train_config import TrainConfig
 
 
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m detector.train", description=__doc__.split("\n\n")[0])
+def parse_args(argv: Sequence[str] | None = None, *, prog: str = "python -m detector.train") -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0])
     p.add_argument("--config", type=Path, default=None, help="YAML training config")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field (dotted for nested, e.g. aug.mixup_prob=0)")
@@ -41,11 +41,11 @@ def check_data_files(cfg: TrainConfig) -> None:
 
 
 def main(argv: Sequence[str] | None = None, *, config_cls: type[TrainConfig] = TrainConfig,
-         trainer_cls: type | None = None) -> None:
+         trainer_cls: type | None = None, prog: str = "python -m detector.train") -> None:
     """The command; a bad config or a missing checkpoint raises ValueError / FileNotFoundError
-    (exit 2 under run_command). config_cls / trainer_cls: another model family's
+    (exit 2 under run_command). config_cls / trainer_cls / prog: another model family's
     (detector.stream_train)."""
-    args = parse_args(argv)
+    args = parse_args(argv, prog=prog)
     config, overrides = args.config, list(args.overrides)
     if args.resume is not None:
         if not args.resume.is_file():

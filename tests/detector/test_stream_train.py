@@ -171,6 +171,14 @@ def test_config_refuses_a_plain_yolox_model() -> None:
         StreamTrainConfig(tal_ignore_thr=2.0)
 
 
+def test_command_usage_names_the_stream_trainer(capsys) -> None:
+    from detector.stream_train import main
+
+    with pytest.raises(SystemExit):
+        main(["--set"])
+    assert "usage: python -m detector.stream_train" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("size", ["s", "m", "l"])
 def test_official_schedule_configs_load(size: str) -> None:
     """configs/train_streamyolo_{s,m,l}.yaml load into StreamTrainConfig with the official values."""
