@@ -27,8 +27,9 @@ from data.cli import run_command
 from data.coco import build_coco
 from data.coco_eval import Scorer, results_array
 from data.detections import Detections
-from eval_streaming.evaluate import check_compatible, load_annotations, pair_logs
+from eval_streaming.evaluate import check_compatible, load_annotations, pair_logs, run_folder
 from streaming.log import StreamLog, read_logs
+from streaming.run_folder import check_run_complete
 from trackers import FORECAST_METHODS
 
 SequenceResults = dict[str, tuple[list[int], list[Detections]]]  # name -> (image ids, paired outputs)
@@ -119,12 +120,9 @@ def paired_bootstrap(a: SequenceResults, b: SequenceResults, dataset: dict, cate
 
 
 def _logs(run: str) -> list[StreamLog]:
-    path = Path(run)
-    location = path / "logs" if (path / "logs").is_dir() else path
-    logs = read_logs(location)
-    if not logs:
-        raise FileNotFoundError(f"{run}: no stream logs (a streaming.run folder or its logs/ folder)")
-    return logs
+    """A run's stream logs, as eval_streaming.evaluate reads them (an interrupted run is refused)."""
+    check_run_complete(run_folder(run))
+    return read_logs(run)
 
 
 def main(argv: list[str] | None = None) -> int:
